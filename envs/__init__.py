@@ -1,0 +1,91 @@
+"""The tasks, as pure JAX environments: `make(name)`, `from_layout`, `layout_of`, `render`.
+
+Our three LLM4Teach tasks ("SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey") observe a
+uint8[10, 10, 4] memory map; any navix registry id ("Navix-DoorKey-8x8-v0", ...) works
+too, with navix's own observation. All share one interface:
+`reset(key) -> Timestep`, `step(timestep, action) -> Timestep`, automatic reset within
+the ending step.
+"""
+
+import dataclasses
+
+import jax
+import navix
+import numpy as np
+from navix import StepType, Timestep
+
+from envs import codes
+from envs.doorkey import DoorKeyEnv, DoorKeyState
+from envs.layouts import TASK_SPECS, TaskSpec, layout_from_world
+from envs.navix_tasks import NavixTask
+from envs.render import render_world
+
+TASKS = tuple(TASK_SPECS)
+Environment = DoorKeyEnv | NavixTask
+
+__all__ = [
+    "TASKS",
+    "DoorKeyEnv",
+    "DoorKeyState",
+    "Environment",
+    "NavixTask",
+    "StepType",
+    "TaskSpec",
+    "Timestep",
+    "codes",
+    "from_layout",
+    "layout_of",
+    "make",
+    "render",
+]
+
+
+def make(name: str, **overrides) -> Environment:
+    """An environment by name: one of `TASKS` or a navix registry id.
+
+    Overrides: `autoreset` for every task; for ours also the `TaskSpec` fields
+    (`max_steps`, `min_room`, `max_room`, ...); for navix ids, anything `navix.make` takes.
+    """
+    if name in TASK_SPECS:
+        autoreset = overrides.pop("autoreset", True)
+        fields = {f.name for f in dataclasses.fields(TaskSpec)} - {"name"}
+        unknown = set(overrides) - fields
+        if unknown:
+            raise ValueError(f"{name} has no setting {sorted(unknown)}; settings: {sorted(fields | {'autoreset'})}")
+        return DoorKeyEnv(dataclasses.replace(TASK_SPECS[name], **overrides), autoreset)
+    if name in navix.registry():
+        return NavixTask.make(name, **overrides)
+    raise ValueError(
+        f"unknown task {name!r}: use one of {', '.join(TASKS)} or a navix id such as 'Navix-DoorKey-8x8-v0' "
+        f"(all ids: sorted(navix.registry()))"
+    )
+
+
+def _doorkey(name: str) -> DoorKeyEnv:
+    env = make(name)
+    if not isinstance(env, DoorKeyEnv):
+        raise ValueError(f"explicit layouts exist for {', '.join(TASKS)} only, not {name!r}")
+    return env
+
+
+def from_layout(name: str, layout: dict, key: jax.Array | None = None) -> Timestep:
+    """The first timestep of an episode of task `name` in an explicit layout (see `envs.layouts`)."""
+    return _doorkey(name).from_layout(layout, key)
+
+
+def layout_of(timestep: Timestep) -> dict:
+    """The current world of one of our tasks' (unbatched) timestep as an explicit layout."""
+    state = jax.device_get(timestep.state)
+    if not isinstance(state, DoorKeyState):
+        raise ValueError("layout_of describes our tasks' states only, not navix's")
+    if np.ndim(state.agent_dir) != 0:
+        raise ValueError("layout_of takes one environment's timestep; index the batch first")
+    return layout_from_world(state.grid, state.agent_pos, int(state.agent_dir), state.carrying)
+
+
+def render(timestep: Timestep) -> np.ndarray:
+    """uint8[H, W, 3] picture of one (unbatched) timestep of any task."""
+    state = jax.device_get(timestep.state)
+    if isinstance(state, DoorKeyState):
+        return render_world(state.grid, state.agent_pos, state.agent_dir, state.carrying, state.seen)
+    return np.asarray(navix.observations.rgb(timestep.state))

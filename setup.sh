@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Creates .venv/ with Python >= 3.12 and installs the project and its test tools into it.
+# Safe to run again: it reinstalls only when pyproject.toml has changed.
+# Set PYTHON=/path/to/python3.12 to choose the interpreter yourself.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+is_new_enough() {
+    "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1
+}
+
+find_python() {
+    local candidate root
+    for candidate in "${PYTHON:-}" python3.14 python3.13 python3.12 python3 python; do
+        [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 && is_new_enough "$candidate" &&
+            { command -v "$candidate"; return 0; }
+    done
+    # pyenv installs that the current shims do not select (e.g. a 3.11 default beside 3.12).
+    for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" "$(pyenv root 2>/dev/null || true)"; do
+        [ -n "$root" ] || continue
+        for candidate in "$root"/versions/3.1[2-9]*/bin/python3; do
+            [ -x "$candidate" ] && is_new_enough "$candidate" && { echo "$candidate"; return 0; }
+        done
+    done
+    return 1
+}
+
+if [ ! -x .venv/bin/python ] || ! is_new_enough .venv/bin/python; then
+    if ! python=$(find_python); then
+        echo "setup.sh: no Python >= 3.12 found (navix 4 needs it)." >&2
+        echo "Install one (e.g. 'pyenv install 3.12' or your system's python3.12 package)," >&2
+        echo "or point to it: PYTHON=/path/to/python3.12 ./setup.sh" >&2
+        exit 1
+    fi
+    echo "setup.sh: creating .venv with $python ($("$python" --version))"
+    rm -rf .venv
+    "$python" -m venv .venv
+fi
+
+stamp=.venv/.installed-pyproject
+if ! cmp -s pyproject.toml "$stamp"; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".[test]"
+    cp pyproject.toml "$stamp"
+fi

@@ -1,0 +1,27 @@
+"""Shared test set-up: JAX's persistent compilation cache, and jitted environments."""
+
+import functools
+import os
+
+import jax
+
+jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.dirname(__file__), "..", ".jax_cache"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+import envs  # noqa: E402
+
+
+@functools.cache
+def jitted_step(name: str, autoreset: bool = False):
+    """`env.step` of a task, jitted once per test session."""
+    return jax.jit(envs.make(name, autoreset=autoreset).step)
+
+
+def play(timestep, actions, name="SimpleDoorKey", autoreset=False):
+    """Steps one environment through a list of actions; returns every timestep after the first."""
+    step = jitted_step(name, autoreset)
+    out = []
+    for action in actions:
+        timestep = step(timestep, action)
+        out.append(timestep)
+    return out
