@@ -1,9 +1,11 @@
-"""Environment steps per second with random actions, ours beside navix's DoorKey-8x8, in one run.
+"""Environment steps per second, ours beside navix's DoorKey-8x8, and with the teacher, in one run.
 
     python -m bench.env_throughput [--sizes 256 1024 4096] [--steps 128] [--repeats 3]
 
 Each row is a jitted `lax.scan` of `--steps` vmapped steps; compile time is reported
 apart; steps/s is the best of `--repeats` timed runs (this machine is shared and noisy).
+"env" rows take uniformly random actions; "env + teacher prior" rows compute the
+teacher's prior π_T on every step's observations and act by sampling from it.
 """
 
 import argparse
@@ -15,17 +17,22 @@ import jax
 import navix
 
 import envs
+import teacher_cache
 
 REFERENCE = "Navix-DoorKey-8x8-v0"
 
 
-def rollout_fn(reset, step, num_envs: int, num_steps: int):
-    """A jitted function: (timesteps, key) -> (timesteps, key) after num_steps random-action steps."""
+def rollout_fn(reset, step, num_envs: int, num_steps: int, table=None):
+    """A jitted function: (timesteps, key) -> (timesteps, key) after num_steps steps, acting at
+    random or, given a teacher table, by sampling the teacher's prior."""
 
     def one_step(carry, _):
         timestep, key = carry
         key, action_key = jax.random.split(key)
-        actions = jax.random.randint(action_key, (num_envs,), 0, 7)
+        if table is None:
+            actions = jax.random.randint(action_key, (num_envs,), 0, 7)
+        else:
+            actions = jax.random.categorical(action_key, jax.numpy.log(teacher_cache.prior(table, timestep.observation)))
         return (jax.vmap(step)(timestep, actions), key), None
 
     def rollout(timestep, key):
@@ -35,47 +42,61 @@ def rollout_fn(reset, step, num_envs: int, num_steps: int):
     return jax.jit(rollout), first
 
 
-def measure(reset, step, num_envs: int, num_steps: int, repeats: int) -> tuple[float, float]:
-    """(compile seconds, best steps per second)."""
-    rollout, timestep = rollout_fn(reset, step, num_envs, num_steps)
+def compiled_rollout(reset, step, num_envs: int, num_steps: int, table=None):
+    """(compile seconds, a timer returning the steps/s of one more rollout)."""
+    rollout, timestep = rollout_fn(reset, step, num_envs, num_steps, table)
     start = time.perf_counter()
     compiled = rollout.lower(timestep, jax.random.PRNGKey(1)).compile()
     compile_seconds = time.perf_counter() - start
-    carry = jax.block_until_ready(compiled(timestep, jax.random.PRNGKey(1)))
-    best = float("inf")
-    for _ in range(repeats):
+    carry = [jax.block_until_ready(compiled(timestep, jax.random.PRNGKey(1)))]
+
+    def timed() -> float:
         start = time.perf_counter()
-        carry = jax.block_until_ready(compiled(*carry))
-        best = min(best, time.perf_counter() - start)
-    return compile_seconds, num_envs * num_steps / best
+        carry[0] = jax.block_until_ready(compiled(*carry[0]))
+        return num_envs * num_steps / (time.perf_counter() - start)
+
+    return compile_seconds, timed
+
+
+def measure_together(rollouts: list, repeats: int) -> list[float]:
+    """Best steps/s of each compiled rollout, timed in turn so that load on the machine hits all alike."""
+    best = [0.0] * len(rollouts)
+    for _ in range(repeats):
+        for i, timed in enumerate(rollouts):
+            best[i] = max(best[i], timed())
+    return best
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096], help="numbers of environments")
     parser.add_argument("--steps", type=int, default=128, help="steps per timed rollout")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rollouts per row (best is kept)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rollouts per row (best is kept)")
     args = parser.parse_args()
 
     reference = navix.make(REFERENCE)  # navix's own step, with its own deferred autoreset
-    rows = [(f"{REFERENCE} (navix's own step)", reference.reset, reference.step)]
-    for name in envs.TASKS:
-        env = envs.make(name)
-        rows.append((name, env.reset, env.step))
+    tasks = [(name, envs.make(name), teacher_cache.load(name)) for name in envs.TASKS]
 
     print(f"# Environment throughput: {platform.processor() or platform.machine()}, "
-          f"{jax.device_count()} x {jax.devices()[0].platform}, jax {jax.__version__}, navix {version("navix")}")
-    print(f"# random actions, {args.steps}-step jitted scans, best of {args.repeats}")
-    print("| task | envs | compile s | steps/s | vs navix DoorKey-8x8 |")
-    print("|---|---:|---:|---:|---:|")
+          f"{jax.device_count()} x {jax.devices()[0].platform}, jax {jax.__version__}, navix {version('navix')}")
+    print(f"# {args.steps}-step jitted scans; rows of one size timed in turn, best of {args.repeats} each")
+    print("| task | envs | compile s | steps/s | vs navix DoorKey-8x8 | teacher prior: vs env alone |")
+    print("|---|---:|---:|---:|---:|---:|")
     for num_envs in args.sizes:
-        reference_rate = None
-        for label, reset, step in rows:
-            compile_seconds, rate = measure(reset, step, num_envs, args.steps, args.repeats)
-            reference_rate = reference_rate or rate
-            print(f"| {label} | {num_envs} | {compile_seconds:.1f} | {rate:,.0f} | {rate / reference_rate:.0%} |",
-                  flush=True)
-
+        labels, compile_times, rollouts = [], [], []
+        rows = [(f"{REFERENCE} (navix's own step)", reference.reset, reference.step, None)]
+        for name, env, table in tasks:
+            rows += [(name, env.reset, env.step, None), (f"{name} + teacher prior", env.reset, env.step, table)]
+        for label, reset, step, table in rows:
+            compile_seconds, timed = compiled_rollout(reset, step, num_envs, args.steps, table)
+            labels.append(label)
+            compile_times.append(compile_seconds)
+            rollouts.append(timed)
+        rates = measure_together(rollouts, args.repeats)
+        for i, (label, compile_seconds, rate) in enumerate(zip(labels, compile_times, rates)):
+            versus_env = f"{rate / rates[i - 1]:.0%}" if label.endswith("teacher prior") else ""
+            print(f"| {label} | {num_envs} | {compile_seconds:.1f} | {rate:,.0f} | {rate / rates[0]:.0%} "
+                  f"| {versus_env} |", flush=True)
 
 if __name__ == "__main__":
     main()
