@@ -1,0 +1,146 @@
+"""The options on hand-built layouts: shortest go-to paths, exploration, and the one-step options."""
+
+import collections
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+import teacher_cache
+from envs import codes, view
+from teacher_cache import table as tables
+from teacher_cache.situations import vocabulary
+
+
+@functools.cache
+def single_plan_table(task: str, plan: str) -> teacher_cache.Table:
+    """A table whose every situation answers `plan`."""
+    from teacher_cache import plans
+
+    vocab = vocabulary(task)
+    entry = {"plan": plan, "probability": 1.0, "options": [list(o) for o in plans.parse_plan(plan, vocab)]}
+    document = tables.document(task, {text: [entry] for text in vocab.texts}, {"source": "test"})
+    return tables.from_document(document, "<test>")
+
+
+@functools.cache
+def jitted_prior(task, plan):
+    table = single_plan_table(task, plan)
+    return jax.jit(lambda obs: teacher_cache.prior(table, obs))
+
+
+def fully_seen(timestep):
+    """The memory map of a timestep as if every cell had been seen."""
+    s = timestep.state
+    return view.memory_map(s.grid, jnp.ones_like(s.seen), s.agent_pos, s.agent_dir, s.carrying)
+
+
+def fewest_steps(layout, goal_cells):
+    """Breadth-first search on the true layout over (x, y, direction): steps to face a goal cell."""
+    ts = envs.from_layout("SimpleDoorKey", layout)
+    grid = np.asarray(ts.state.grid)
+    x, y, d = layout["agent"]
+    start = (x, y, d)
+    queue, seen = collections.deque([(start, 0)]), {start}
+    while queue:
+        (x, y, d), steps = queue.popleft()
+        dx, dy = codes.DIRECTION_VECTORS[d]
+        if (x + dx, y + dy) in goal_cells:
+            return steps
+        nxt = [(x, y, (d + 1) % 4), (x, y, (d + 3) % 4)]
+        if grid[y + dy, x + dx, 0] in (codes.EMPTY, codes.LAVA):
+            nxt.append((x + dx, y + dy, d))
+        for state in nxt:
+            if state not in seen:
+                seen.add(state)
+                queue.append((state, steps + 1))
+    return None
+
+
+LAYOUTS = [
+    {"room": [10, 10], "door": [9, 5, "red"], "keys": [[8, 8, "red"]], "agent": [1, 1, codes.NORTH]},
+    {"room": [10, 6], "door": [0, 3, "red"], "keys": [[1, 1, "red"]], "agent": [8, 4, codes.EAST]},
+    {"room": [7, 7], "door": [3, 0, "red"], "keys": [[3, 3, "red"]], "agent": [3, 5, codes.SOUTH]},
+    # Keys block and lava does not: a detour around the key, a path through the lava.
+    {"room": [9, 5], "door": [8, 2, "red"], "keys": [[4, 2, "red"]], "lava": [[4, 1]], "agent": [1, 2, codes.EAST]},
+    {"room": [6, 9], "door": [5, 4, "red"], "keys": [[2, 7, "red"]], "lava": [[2, 2], [3, 3]], "agent": [4, 1, codes.WEST]},
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("target", ["key", "door"])
+def test_go_to_reaches_its_target_in_the_fewest_steps_without_bumping(layout, target):
+    ts = envs.from_layout("SimpleDoorKey", layout)
+    goal = {tuple(layout["keys"][0][:2])} if target == "key" else {tuple(layout["door"][:2])}
+    expected = fewest_steps(layout, goal)
+    prior = jitted_prior("SimpleDoorKey", f"go to <{target}>, pick up <{target}>")
+    step = jax.jit(envs.make("SimpleDoorKey", autoreset=False).step)
+    for steps in range(40):
+        action = int(np.argmax(prior(fully_seen(ts))))
+        if action == codes.PICKUP:  # go to is done: the agent faces its target
+            break
+        assert action in (codes.LEFT, codes.RIGHT, codes.FORWARD)
+        before = envs.layout_of(ts)["agent"]
+        ts = step(ts, action)
+        if action == codes.FORWARD:
+            assert envs.layout_of(ts)["agent"] != before, "walked into something"
+    x, y, d = envs.layout_of(ts)["agent"]
+    dx, dy = codes.DIRECTION_VECTORS[d]
+    assert (x + dx, y + dy) in goal
+    assert steps == expected
+
+
+def test_go_to_an_unseen_or_unreachable_target_does_nothing():
+    layout = {"room": [8, 8], "door": [7, 5, "red"], "keys": [[6, 6, "red"]], "agent": [1, 1, codes.WEST]}
+    prior = jitted_prior("SimpleDoorKey", "go to <key>, pick up <key>")
+    ts = envs.from_layout("SimpleDoorKey", layout)
+    assert int(np.argmax(prior(ts.observation))) == codes.DONE  # the key has not been seen
+
+
+def test_explore_reveals_the_whole_room_without_bumping():
+    layout = {"room": [9, 8], "door": [8, 3, "red"], "keys": [[4, 4, "red"]], "agent": [1, 6, codes.NORTH]}
+    prior = jitted_prior("SimpleDoorKey", "explore")
+    step = jax.jit(envs.make("SimpleDoorKey", autoreset=False).step)
+    ts = envs.from_layout("SimpleDoorKey", layout)
+    seen_counts = [int(ts.state.seen.sum())]
+    for _ in range(80):
+        action = int(np.argmax(prior(ts.observation)))
+        if action == codes.DONE:  # explore is done: nothing unseen is reachable
+            break
+        before = envs.layout_of(ts)["agent"]
+        ts = step(ts, action)
+        if action == codes.FORWARD:
+            assert envs.layout_of(ts)["agent"] != before
+        seen_counts.append(int(ts.state.seen.sum()))
+    seen = np.asarray(ts.state.seen)[:8, :9]
+    corners = np.zeros_like(seen)
+    corners[[0, 0, -1, -1], [0, -1, 0, -1]] = True  # no cell faces a corner, so none is sought
+    assert (seen | corners).all(), "every cell of the room but its corners was seen"
+    assert seen_counts[-1] > seen_counts[0] and action == codes.DONE
+
+
+@pytest.mark.parametrize(
+    "plan, layout, action",
+    [
+        ("go to <key>, pick up <key>", {"keys": [[3, 2, "red"]], "agent": [2, 2, codes.EAST]}, codes.PICKUP),
+        ("drop <key>", {"agent": [2, 2, codes.EAST], "carried": "red"}, codes.DROP),
+        ("go to <door>, open <door>", {"agent": [4, 2, codes.EAST], "carried": "red"}, codes.TOGGLE),
+        ("open <door>", {"agent": [4, 2, codes.EAST], "carried": "red"}, codes.TOGGLE),
+        ("use <key>", {"agent": [4, 2, codes.EAST], "carried": "red"}, codes.DONE),
+        ("drop <key>", {"agent": [2, 2, codes.EAST]}, codes.DONE),  # nothing known to drop
+    ],
+)
+def test_one_step_options_emit_their_actions(plan, layout, action):
+    ts = envs.from_layout("SimpleDoorKey", {"room": [6, 6], "door": [5, 2, "red"], **layout})
+    assert int(np.argmax(jitted_prior("SimpleDoorKey", plan)(ts.observation))) == action
+
+
+def test_a_plan_moves_on_to_its_next_option():
+    # Facing the key: "go to" is done, so the plan's action is the pickup.
+    ts = envs.from_layout("SimpleDoorKey", {"room": [6, 6], "door": [5, 2, "red"], "keys": [[3, 2, "red"]],
+                                            "agent": [2, 2, codes.EAST]})
+    pi = jitted_prior("SimpleDoorKey", "go to <key>, pick up <key>, go to <door>, open <door>")(ts.observation)
+    assert int(np.argmax(pi)) == codes.PICKUP
