@@ -12,9 +12,8 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-
 import envs
+from envs.episodes import run_episodes, summary
 from teacher_cache.prior import prior
 from teacher_cache.table import Table, load
 
@@ -23,42 +22,15 @@ def evaluate(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) 
     """Success rate, mean return and mean length of the teacher acting alone for `episodes` episodes."""
     env = envs.make(task, autoreset=False)
 
-    def act(carry, _):
-        timestep, finished, outcome, key = carry
-        key, prior_key, action_key = jax.random.split(key, 3)
-        distribution = prior(table, timestep.observation, hard=hard, key=prior_key)
-        actions = jax.random.categorical(action_key, jnp.log(distribution), axis=-1)
-        timestep = jax.vmap(env.step)(timestep, actions)
-        ends_now = timestep.is_done() & ~finished
-        outcome = jax.tree.map(
-            lambda old, new: jnp.where(ends_now, new, old),
-            outcome,
-            (timestep.reward, timestep.t, timestep.info["success"]),
-        )
-        return (timestep, finished | ends_now, outcome, key), None
-
-    @jax.jit
-    def run(key):
-        reset_key, key = jax.random.split(key)
-        timestep = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
-        outcome = (jnp.zeros(episodes), jnp.zeros(episodes, jnp.int32), jnp.zeros(episodes, bool))
-        carry = (timestep, jnp.zeros(episodes, bool), outcome, key)
-        (_, finished, outcome, _), _ = jax.lax.scan(act, carry, None, length=env.max_steps)
-        return finished, outcome
+    def policy(observations, key):
+        prior_key, action_key = jax.random.split(key)
+        distribution = prior(table, observations, hard=hard, key=prior_key)
+        return jax.random.categorical(action_key, jnp.log(distribution), axis=-1)
 
     start = time.perf_counter()
-    finished, (returns, lengths, success) = jax.device_get(run(jax.random.PRNGKey(seed)))
-    assert finished.all(), "every episode ends by max_steps"
-    return {
-        "task": task,
-        "teacher": "hard" if hard else "soft",
-        "table": table.path,
-        "episodes": episodes,
-        "success_rate": float(np.mean(success)),
-        "mean_return": float(np.mean(returns)),
-        "mean_length": float(np.mean(lengths)),
-        "seconds": round(time.perf_counter() - start, 1),
-    }
+    outcome = jax.jit(lambda key: run_episodes(env, policy, episodes, key))(jax.random.PRNGKey(seed))
+    result = {"task": task, "teacher": "hard" if hard else "soft", "table": table.path, **summary(outcome)}
+    return {**result, "seconds": round(time.perf_counter() - start, 1)}
 
 
 def main():

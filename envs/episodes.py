@@ -1,0 +1,52 @@
+"""Whole episodes of a policy, vmapped: one episode per environment, for evaluation."""
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+Policy = Callable[[jax.Array, jax.Array], jax.Array]  # (observations [N, ...], key) -> actions int32[N]
+
+
+def run_episodes(env, policy: Policy, num_episodes: int, key: jax.Array) -> dict[str, jax.Array]:
+    """Plays `num_episodes` episodes at once (each to its end, at most `env.max_steps` steps).
+
+    Returns per-episode arrays: `return`, `length`, `success`. Jittable (the policy is
+    traced into the loop); `env` must have `autoreset=False` or reset itself is ignored:
+    only the first end of each episode counts.
+    """
+
+    def act(carry, _):
+        timestep, finished, outcome, key = carry
+        key, policy_key = jax.random.split(key)
+        timestep = jax.vmap(env.step)(timestep, policy(timestep.observation, policy_key))
+        ends_now = timestep.is_done() & ~finished
+        ended = {
+            "return": timestep.info["episode_return"],
+            "length": timestep.info["episode_length"],
+            "success": timestep.info["success"],
+        }
+        outcome = jax.tree.map(lambda old, new: jnp.where(ends_now, new, old), outcome, ended)
+        return (timestep, finished | ends_now, outcome, key), None
+
+    reset_key, key = jax.random.split(key)
+    timestep = jax.vmap(env.reset)(jax.random.split(reset_key, num_episodes))
+    outcome = {
+        "return": jnp.zeros(num_episodes, jnp.float32),
+        "length": jnp.zeros(num_episodes, jnp.int32),
+        "success": jnp.zeros(num_episodes, bool),
+    }
+    carry = (timestep, jnp.zeros(num_episodes, bool), outcome, key)
+    (_, _, outcome, _), _ = jax.lax.scan(act, carry, None, length=env.max_steps)
+    return outcome
+
+
+def summary(outcome: dict) -> dict:
+    """Success rate, mean return and mean length (plain floats) of `run_episodes`' outcome."""
+    outcome = jax.device_get(outcome)
+    return {
+        "success_rate": float(outcome["success"].mean()),
+        "mean_return": float(outcome["return"].mean()),
+        "mean_length": float(outcome["length"].mean()),
+        "episodes": int(outcome["success"].shape[0]),
+    }
