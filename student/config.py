@@ -19,8 +19,9 @@ METHODS = ("llm4teach", "llm4teach-hard", "ppo")
 AUTHORS_FRAMES_PER_ITERATION = 1500
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot train; the message says what to change."""
+class ConfigError(Exception):
+    """A configuration that cannot train; the message says what to change. (Not a ValueError,
+    so that tyro lets it through to train.py's one-line report instead of boxing it.)"""
 
 
 @dataclasses.dataclass(frozen=True)

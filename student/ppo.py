@@ -161,7 +161,7 @@ class Learner:
     def gradient_step(self, params, opt_state, batch, hparams: Hyperparams, distill):
         """One clipped Adam step on one minibatch."""
         grads, metrics = jax.grad(self.loss, has_aux=True)(params, batch, hparams, distill)
-        norm = optax.global_norm(grads)
+        norm = optax.tree.norm(grads)
         grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, hparams.max_grad_norm / (norm + 1e-6)), grads)
         updates, opt_state = self.optimizer.update(grads, opt_state, params)
         params = jax.tree.map(lambda p, u: p - hparams.learning_rate * u, params, updates)
