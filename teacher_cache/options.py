@@ -27,8 +27,8 @@ from teacher_cache.situations import Sight, at_agent
 # which no path inside a 10x10 room with a few obstacles comes near.
 UNREACHABLE = 200
 PACK = 4
-# Verb ids of the option table, in the order of `plans.ALL_VERBS`.
-EXPLORE, GO_TO, PICK_UP, DROP, OPEN, WAIT = range(6)
+# Rows of the option table: the verbs in the order of `plans.ALL_VERBS`
+# (explore, go to, pick up, drop, open, wait).
 NUM_VERBS = 6
 
 

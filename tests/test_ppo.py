@@ -1,6 +1,5 @@
 """The learner pinned on probes with known answers, and on the teacher."""
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp

@@ -1,7 +1,6 @@
 """The teacher's action prior: a distribution, jittable and vmappable; the teacher alone solves SimpleDoorKey."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
