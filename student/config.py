@@ -80,14 +80,14 @@ class DistillConfig:
 class NetworkConfig:
     """The actor-critic: each cell's codes embedded, flattened, then dense layers."""
 
-    embed: int = 8
+    embed: int = 4
     """Features per cell after the per-cell embedding."""
     hidden: int = 64
     """Width of the hidden layers."""
-    egocentric_radius: int = 8
+    egocentric_radius: int = 6
     """> 0: the network sees our memory maps re-centred on the agent and turned to its heading,
-    (2r+1)x(2r+1) cells (8 covers any 10x10 room from anywhere inside it); 0: as they are.
-    navix observations are always seen as they are."""
+    (2r+1)x(2r+1) cells (8 covers any 10x10 room from anywhere inside it; 6 learns as fast and
+    trains twice as fast); 0: as they are. navix observations are always seen as they are."""
 
 
 @dataclasses.dataclass(frozen=True)
