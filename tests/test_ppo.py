@@ -104,3 +104,21 @@ def test_seeds_are_a_batch_axis():
     states, metrics = jax.jit(jax.vmap(learner.chunk, in_axes=(0, None)))(states, Hyperparams.from_config(config))
     assert metrics["loss"].shape == (3, 2)
     assert not np.allclose(metrics["loss"][0], metrics["loss"][1])  # the seeds differ
+
+
+def test_a_sweep_over_numeric_hyperparameters_is_a_vmap():
+    config = TrainConfig(num_envs=16, num_steps=4, updates_per_chunk=2)
+    learner = Learner(config, envs.make("SimpleDoorKey"), teacher_cache.load("SimpleDoorKey"))
+    base = Hyperparams.from_config(config)
+    sweep = jax.tree.map(lambda x: jnp.stack([x, x]), base).replace(
+        learning_rate=jnp.array([1e-4, 1e-2]), lambda_start=jnp.array([0.0, 10.0]))
+    states = jax.vmap(learner.init)(jnp.array([0, 0]))  # one seed twice: only the hyperparameters differ
+    start = learner.init(0).params
+    states, metrics = jax.jit(jax.vmap(learner.chunk))(states, sweep)
+    np.testing.assert_allclose(metrics["distill_coefficient"][:, 0], [0.1, 10.0])  # 0.1: the floor
+
+    def moved(i):
+        squares = jax.tree.map(lambda p, q: jnp.sum((p[i] - q) ** 2), states.params, start)
+        return float(sum(jax.tree.leaves(squares)))
+
+    assert moved(1) > 10 * moved(0)  # the larger learning rate moved the parameters further
