@@ -65,17 +65,29 @@ def build(config: TrainConfig) -> Learner:
     return Learner(config, env, table)
 
 
-def evaluate_params(learner: Learner, params, episodes: int, key: jax.Array) -> list[dict]:
-    """Per seed: success rate, mean return, mean length over `episodes` fresh episodes."""
+def evaluator(learner: Learner, episodes: int) -> Callable[[object, jax.Array], list[dict]]:
+    """A function (params of all seeds, key) -> per seed: success rate, mean return, mean length
+    over `episodes` fresh episodes. Compiled on its first call, once for a whole run."""
     env = dataclasses.replace(learner.env, autoreset=False)
     greedy = learner.config.eval_greedy
 
     def one_seed(seed_params, key):
         return run_episodes(env, lambda obs, k: learner.act(seed_params, obs, k, greedy), episodes, key)
 
-    outcome = jax.jit(jax.vmap(one_seed, in_axes=(0, None)))(params, key)
-    seeds = jax.tree.leaves(params)[0].shape[0]
-    return [summary(jax.tree.map(lambda x: x[i], outcome)) for i in range(seeds)]
+    play = jax.jit(jax.vmap(one_seed, in_axes=(0, None)))
+
+    def evaluate(params, key: jax.Array) -> list[dict]:
+        outcome = play(params, key)
+        seeds = jax.tree.leaves(params)[0].shape[0]
+        return [summary(jax.tree.map(lambda x: x[i], outcome)) for i in range(seeds)]
+
+    return evaluate
+
+
+def over_seeds(config: TrainConfig, per_seed: list[dict]) -> dict:
+    """Success rate, mean return and mean length averaged over seeds, with the per-seed figures."""
+    averaged = {name: float(np.mean([e[name] for e in per_seed])) for name in ("success_rate", "mean_return", "mean_length")}
+    return {**averaged, "per_seed": [{"seed": seed, **e} for seed, e in zip(config.seeds, per_seed)]}
 
 
 def metric_rows(config: TrainConfig, metrics: dict, first_update: int) -> list[list[dict]]:
@@ -184,6 +196,7 @@ def train(config: TrainConfig, resume_dir: str | None = None,
     log(f"compiled {config.updates_per_chunk} updates of {config.batch_size:,} frames x {len(config.seeds)} seed(s) "
         f"in {time.perf_counter() - start:.1f} s")
 
+    evaluate = evaluator(learner, config.eval_episodes)
     run_start = time.perf_counter()
     training_seconds = 0.0
     frames_done = 0
@@ -201,7 +214,7 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         evaluation = None
         if (chunk_index + 1) % config.eval_every == 0 or chunk_index == config.num_chunks - 1:
             eval_key = jax.random.fold_in(jax.random.PRNGKey(12345), update)
-            evaluation = evaluate_params(learner, state.params, config.eval_episodes, eval_key)
+            evaluation = evaluate(state.params, eval_key)
         with open(metrics_path, "a") as file:
             for u, per_seed in enumerate(rows):
                 for s, row in enumerate(per_seed):
@@ -227,16 +240,13 @@ def finish(learner: Learner, run_dir: str, state: TrainState, updates: int) -> d
     from student import report  # matplotlib and imageio only when a run ends
 
     config = learner.config
-    per_seed = evaluate_params(learner, state.params, config.final_eval_episodes, jax.random.PRNGKey(2024))
+    per_seed = evaluator(learner, config.final_eval_episodes)(state.params, jax.random.PRNGKey(2024))
     final = {
-        "success_rate": float(np.mean([e["success_rate"] for e in per_seed])),
-        "mean_return": float(np.mean([e["mean_return"] for e in per_seed])),
-        "mean_length": float(np.mean([e["mean_length"] for e in per_seed])),
+        **over_seeds(config, per_seed),
         "episodes": config.final_eval_episodes,
         "frames": updates * config.batch_size,
         "greedy": config.eval_greedy,
         "seeds": len(config.seeds),
-        "per_seed": [{"seed": seed, **e} for seed, e in zip(config.seeds, per_seed)],
     }
     with open(os.path.join(run_dir, "eval.json"), "w") as file:
         json.dump(final, file, indent=2)
@@ -255,14 +265,6 @@ def evaluate_run(run_dir: str, episodes: int | None = None) -> dict:
     checkpoints = checkpoint.manager(run_dir)
     update, state = checkpoint.restore_latest(checkpoints, template)
     episodes = episodes or config.final_eval_episodes
-    per_seed = evaluate_params(learner, state.params, episodes, jax.random.PRNGKey(2024))
-    return {
-        "run": run_dir,
-        "update": update,
-        "frames": update * config.batch_size,
-        "episodes": episodes,
-        "success_rate": float(np.mean([e["success_rate"] for e in per_seed])),
-        "mean_return": float(np.mean([e["mean_return"] for e in per_seed])),
-        "mean_length": float(np.mean([e["mean_length"] for e in per_seed])),
-        "per_seed": [{"seed": seed, **e} for seed, e in zip(config.seeds, per_seed)],
-    }
+    per_seed = evaluator(learner, episodes)(state.params, jax.random.PRNGKey(2024))
+    return {"run": run_dir, "update": update, "frames": update * config.batch_size, "episodes": episodes,
+            **over_seeds(config, per_seed)}
