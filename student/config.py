@@ -192,6 +192,15 @@ class TrainConfig:
             raise ConfigError("--ppo.gamma must be in (0, 1] and --ppo.gae-lambda in [0, 1]")
         if self.ppo.learning_rate <= 0 or self.ppo.clip_eps <= 0 or self.ppo.max_grad_norm <= 0:
             raise ConfigError("--ppo.learning-rate, --ppo.clip-eps and --ppo.max-grad-norm must be positive")
+        if self.distill.preset != "custom":
+            defaults = DistillConfig(self.distill.preset)
+            changed = [f.name for f in dataclasses.fields(DistillConfig)
+                       if getattr(self.distill, f.name) != getattr(defaults, f.name)]
+            if changed:
+                raise ConfigError(
+                    f"--distill.{changed[0].replace('_', '-')} has no effect with --distill.preset "
+                    f"{self.distill.preset}; add --distill.preset custom to set the schedule yourself"
+                )
         schedule = self.distill.resolved()
         if schedule.start < 0 or schedule.decay_per_frame < 0 or schedule.floor < 0 or schedule.stop_frame < 0:
             raise ConfigError("the λ schedule (--distill.*) must be non-negative")

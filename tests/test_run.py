@@ -78,6 +78,7 @@ def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
         (["--num-envs", "0"], "--num-envs must be at least 1"),
         (["--method", "ppo", "--teacher", "x.json"], "--teacher has no effect"),
         (["--seeds", "1", "1"], "distinct seeds"),
+        (["--distill.start", "5"], "--distill.start has no effect with --distill.preset measured"),
         (["--task", "Navix-DoorKey-5x5-v0"], "no teacher exists"),
         (["--task", "DoorKey"], "unknown task"),
         (["--task", "SimpleDoorKey", "--teacher", "teacher_cache/tables/ColoredDoorKey.authors.json"],
