@@ -12,9 +12,9 @@ import time
 
 import jax
 import numpy as np
-from PIL import Image
 
 import envs
+from envs.episodes import episode_frames, save_gif
 
 
 def random_play(env, num_envs: int, num_steps: int, seed: int = 0) -> dict:
@@ -44,20 +44,6 @@ def random_play(env, num_envs: int, num_steps: int, seed: int = 0) -> dict:
     }
 
 
-def episode_frames(env, key, max_frames: int = 60) -> list[np.ndarray]:
-    """Pictures of one random episode (without automatic reset), at most `max_frames`."""
-    step = jax.jit(env.step)
-    env_key, action_key = jax.random.split(key)
-    timestep = env.reset(env_key)
-    frames = [envs.render(timestep)]
-    for action in jax.random.randint(action_key, (max_frames - 1,), 0, env.num_actions):
-        timestep = step(timestep, action)
-        frames.append(envs.render(timestep))
-        if timestep.is_done():
-            break
-    return frames
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo", help="folder for the GIFs")
@@ -68,10 +54,10 @@ def main():
     print(f"random play, {args.num_envs} environments x {args.steps} steps each, on {jax.devices()[0].platform}")
     for name in envs.TASKS:
         stats = random_play(envs.make(name), args.num_envs, args.steps)
-        frames = episode_frames(envs.make(name, autoreset=False), jax.random.PRNGKey(1))
+        env = envs.make(name, autoreset=False)
+        random_action = lambda observation, key: jax.random.randint(key, (), 0, env.num_actions)  # noqa: E731
         path = os.path.join(args.out, f"{name}.gif")
-        images = [Image.fromarray(frame) for frame in frames]
-        images[0].save(path, save_all=True, append_images=images[1:], duration=150, loop=0)
+        save_gif(episode_frames(env, random_action, jax.random.PRNGKey(1), max_frames=60), path, milliseconds=150)
         print(
             f"{name:15s} {stats['episodes']:6d} episodes  random success {stats['success_rate']:.3f}  "
             f"mean length {stats['mean_length']:5.1f}  {stats['steps_per_second']:,.0f} steps/s  -> {path}"

@@ -1,9 +1,13 @@
-"""Whole episodes of a policy, vmapped: one episode per environment, for evaluation."""
+"""Whole episodes of a policy: vmapped, one per environment, for evaluation; or drawn, for GIFs."""
 
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+import envs
 
 Policy = Callable[[jax.Array, jax.Array], jax.Array]  # (observations [N, ...], key) -> actions int32[N]
 
@@ -50,3 +54,23 @@ def summary(outcome: dict) -> dict:
         "mean_length": float(outcome["length"].mean()),
         "episodes": int(outcome["success"].shape[0]),
     }
+
+
+def episode_frames(env, act: Policy, key: jax.Array, max_frames: int) -> list[np.ndarray]:
+    """Pictures of one episode of `env` (autoreset off), one observation at a time through
+    `act(observation, key) -> action`, until it ends or `max_frames` are drawn."""
+    step = jax.jit(env.step)
+    key, reset_key = jax.random.split(key)
+    timestep = env.reset(reset_key)
+    frames = [envs.render(timestep)]
+    while len(frames) < max_frames and not timestep.is_done():
+        key, action_key = jax.random.split(key)
+        timestep = step(timestep, act(timestep.observation, action_key))
+        frames.append(envs.render(timestep))
+    return frames
+
+
+def save_gif(frames: list[np.ndarray], path: str, milliseconds: int) -> None:
+    """Writes RGB frames as a looping GIF."""
+    images = [Image.fromarray(np.asarray(frame)) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=milliseconds, loop=0)

@@ -8,10 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
-import envs  # noqa: E402
+from envs.episodes import episode_frames, save_gif  # noqa: E402
 
 
 def plot(metrics_path: str, out_path: str, config) -> None:
@@ -40,20 +38,9 @@ def plot(metrics_path: str, out_path: str, config) -> None:
 def animate(learner, params, episodes: int, out_path: str, seed: int = 7) -> None:
     """A GIF of the student (one seed's parameters) playing `episodes` episodes one after another."""
     env = dataclasses.replace(learner.env, autoreset=False)
-    step = jax.jit(env.step)
     act = jax.jit(lambda obs, key: learner.act(params, obs[None], key, learner.config.eval_greedy)[0])
-    key = jax.random.PRNGKey(seed)
     frames = []
-    for _ in range(episodes):
-        key, reset_key = jax.random.split(key)
-        timestep = env.reset(reset_key)
-        frames.append(envs.render(timestep))
-        for _ in range(env.max_steps):
-            key, action_key = jax.random.split(key)
-            timestep = step(timestep, act(timestep.observation, action_key))
-            frames.append(envs.render(timestep))
-            if timestep.is_done():
-                break
-        frames.extend([frames[-1]] * 5)  # linger on the ending
-    images = [Image.fromarray(np.asarray(frame)) for frame in frames]
-    images[0].save(out_path, save_all=True, append_images=images[1:], duration=120, loop=0)
+    for key in jax.random.split(jax.random.PRNGKey(seed), episodes):
+        frames += episode_frames(env, act, key, max_frames=env.max_steps + 1)
+        frames += [frames[-1]] * 5  # linger on the ending
+    save_gif(frames, out_path, milliseconds=120)

@@ -237,7 +237,7 @@ def train(config: TrainConfig, resume_dir: str | None = None,
 
 def finish(learner: Learner, run_dir: str, state: TrainState, updates: int) -> dict:
     """Writes eval.json, progress.png and student.gif; returns the evaluation."""
-    from student import report  # matplotlib and imageio only when a run ends
+    from student import report  # matplotlib only when a run ends
 
     config = learner.config
     per_seed = evaluator(learner, config.final_eval_episodes)(state.params, jax.random.PRNGKey(2024))
