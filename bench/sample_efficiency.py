@@ -19,7 +19,6 @@ import time
 import jax
 
 from student import run
-from student.config import TrainConfig
 
 
 def frames_to_threshold(metrics_path: str, seeds, threshold: float) -> dict:
@@ -54,8 +53,8 @@ def main():
         if args.num_envs:
             overrides["num_envs"] = args.num_envs
         with tempfile.TemporaryDirectory() as folder:
-            config = run.config_from_dict({
-                **run.config_to_dict(TrainConfig()), **overrides, "task": args.task, "method": method,
+            config = run.config_with({
+                **overrides, "task": args.task, "method": method,
                 "seeds": args.seeds, "total_frames": args.max_frames, "eval_episodes": args.eval_episodes,
                 "final_eval_episodes": args.eval_episodes, "gif_episodes": 0, "out": os.path.join(folder, "run"),
             })

@@ -52,9 +52,8 @@ def main():
     for num_envs in args.num_envs:
         configs = {}
         for method in ("llm4teach", "ppo"):
-            values = {**run.config_to_dict(TrainConfig()), **json.loads(args.set), "task": args.task,
-                      "method": method, "num_envs": num_envs, "seeds": [0]}
-            configs[method] = run.config_from_dict(values)
+            configs[method] = run.config_with({**json.loads(args.set), "task": args.task, "method": method,
+                                               "num_envs": num_envs, "seeds": [0]})
         compiled = {method: compiled_chunk(config) for method, config in configs.items()}
         best = {method: float("inf") for method in configs}
         for _ in range(args.chunks):

@@ -40,6 +40,12 @@ def config_from_dict(values: dict) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def config_with(overrides: dict) -> TrainConfig:
+    """The default configuration with some fields replaced (a nested section, e.g. "ppo", given as
+    a dict of its own fields, keeps the defaults of the fields it leaves out)."""
+    return config_from_dict({**config_to_dict(TrainConfig()), **overrides})
+
+
 def read_config(run_dir: str) -> TrainConfig:
     """The configuration a run folder was started with; a clear error if it is not a run folder."""
     path = os.path.join(run_dir, "config.json")
