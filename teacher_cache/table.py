@@ -231,6 +231,9 @@ def save(path: str, document: dict) -> None:
     os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".table-", suffix=".json")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; a table is an ordinary file
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(dumps(document) + "\n")
         os.replace(temporary, path)

@@ -84,6 +84,9 @@ def test_save_round_trips_and_leaves_no_temporary_files(tmp_path):
     tables.save(path, shipped())
     assert json.load(open(path)) == shipped()
     assert os.listdir(tmp_path / "out") == ["table.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # readable by others as usual, not private
     loaded = teacher_cache.load(path)
     np.testing.assert_array_equal(loaded.verbs, teacher_cache.load("SimpleDoorKey").verbs)
 
