@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Creates .venv/ with Python >= 3.12 and installs the project and its test tools into it.
-# Safe to run again: it reinstalls only when pyproject.toml has changed.
+#   ./setup.sh          the trainer and pytest
+#   ./setup.sh --llm    also the table builder's local-LLM backend (transformers, torch: several GB)
+#                       and the Gemma 3 270M package; the full test suite needs it
+# Safe to run again: it reinstalls only when pyproject.toml or the extras asked for have changed.
 # Set PYTHON=/path/to/python3.12 to choose the interpreter yourself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
+
+extras=test
+for argument in "$@"; do
+    case "$argument" in
+        --llm) extras=test,llm,gemma ;;
+        *) echo "setup.sh: unknown option $argument (known: --llm)" >&2; exit 2 ;;
+    esac
+done
 
 is_new_enough() {
     "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1
@@ -37,9 +48,10 @@ if [ ! -x .venv/bin/python ] || ! is_new_enough .venv/bin/python; then
     "$python" -m venv .venv
 fi
 
-stamp=.venv/.installed-pyproject
-if ! cmp -s pyproject.toml "$stamp"; then
+stamp=.venv/.installed
+wanted="$(cat pyproject.toml; echo "extras: $extras")"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test]"
-    cp pyproject.toml "$stamp"
+    .venv/bin/python -m pip install --quiet -e ".[$extras]"
+    printf '%s' "$wanted" > "$stamp"
 fi

