@@ -230,6 +230,12 @@ def table_document(settings: BuildSettings, prompt: prompts.Prompt, backend, rec
     return tables.document(settings.task, plans, provenance)
 
 
+def refuse_foreign_table(out: str):
+    """A build writes over a table only if its replies file shows the table is this build's."""
+    if os.path.exists(out) and not os.path.exists(out + ".replies.jsonl"):
+        raise BuildError(f"{out} already exists and was not made by this build; choose another --out or move it away")
+
+
 def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | None = None, progress: bool = True) -> dict:
     """Asks the backend for every situation's replies (resuming from OUT.replies.jsonl) and writes the table to `out`."""
     prompt = prompt or prompts.load(settings.task)
@@ -237,8 +243,7 @@ def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | N
     header = {**settings.header(), "llm": backend.identity, "prompt_sha256": prompt.sha256,
               "format": "llm4teach-replies-v1"}
     log = RepliesLog(log_path, header)
-    if os.path.exists(out) and not os.path.exists(log_path):
-        raise BuildError(f"{out} already exists and was not made by this build; choose another --out or move it away")
+    refuse_foreign_table(out)
     records = log.read()
     log.start()
     vocab = vocabulary(settings.task)
@@ -286,6 +291,7 @@ def main(argv=None):
         settings = BuildSettings(args.task, args.samples, args.seed, args.batch_size, args.reasks,
                                  Sampling(args.temperature, args.top_p, args.max_new_tokens))
         prompt = prompts.load(args.task, args.prompts)
+        refuse_foreign_table(args.out)  # before a model takes a minute to load
         if args.base_url:
             backend = ChatServer(args.base_url, args.model, args.api_key_env, args.timeout, args.retries,
                                  concurrency=args.batch_size)

@@ -75,6 +75,8 @@ class LocalModel:
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
             self.model = transformers.AutoModelForCausalLM.from_pretrained(source, **options)
+        except ImportError as error:  # e.g. a GGUF file without the gguf package
+            raise BackendError(f"cannot load model {model!r}: {error}; {LLM_EXTRA_HINT}") from None
         except (OSError, ValueError) as error:
             hint = "" if download or gguf_file or os.path.isdir(source) else (
                 f" {model!r} is not a directory, a .gguf file or a model in the local Hugging Face cache;"
