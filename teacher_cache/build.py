@@ -139,12 +139,12 @@ class RepliesLog:
             raise BuildError(f"{self.path} holds replies of a build with different settings ({', '.join(differences)}); "
                              "run with the same settings to resume it, or choose another --out")
         if len(records) < len(lines):  # rewrite without the torn line before appending
-            self._write_all(lines[: len(records)])
+            tables.write_atomically(self.path, "".join(line + "\n" for line in lines[: len(records)]))
         return {(r["situation"], r["batch"]): r for r in records[1:]}
 
     def start(self):
         if not os.path.exists(self.path):
-            self._write_all([json.dumps({"header": self.header}, sort_keys=True)])
+            tables.write_atomically(self.path, json.dumps({"header": self.header}, sort_keys=True) + "\n")
 
     def append(self, record: dict):
         with open(self.path, "a", encoding="utf-8") as file:
@@ -152,13 +152,6 @@ class RepliesLog:
             file.flush()
             os.fsync(file.fileno())
 
-    def _write_all(self, lines: list[str]):
-        temporary = self.path + ".tmp"
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write("".join(line + "\n" for line in lines))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
 
 
 def ask_batch(backend, prompt: prompts.Prompt, settings: BuildSettings, situation: int, batch: int) -> dict:
@@ -230,16 +223,21 @@ def table_document(settings: BuildSettings, prompt: prompts.Prompt, backend, rec
     return tables.document(settings.task, plans, provenance)
 
 
+def replies_path(out: str) -> str:
+    """Where a build of the table `out` keeps its replies."""
+    return out + ".replies.jsonl"
+
+
 def refuse_foreign_table(out: str):
     """A build writes over a table only if its replies file shows the table is this build's."""
-    if os.path.exists(out) and not os.path.exists(out + ".replies.jsonl"):
+    if os.path.exists(out) and not os.path.exists(replies_path(out)):
         raise BuildError(f"{out} already exists and was not made by this build; choose another --out or move it away")
 
 
 def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | None = None, progress: bool = True) -> dict:
     """Asks the backend for every situation's replies (resuming from OUT.replies.jsonl) and writes the table to `out`."""
     prompt = prompt or prompts.load(settings.task)
-    log_path = out + ".replies.jsonl"
+    log_path = replies_path(out)
     header = {**settings.header(), "llm": backend.identity, "prompt_sha256": prompt.sha256,
               "format": "llm4teach-replies-v1"}
     log = RepliesLog(log_path, header)
@@ -303,7 +301,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the replies so far are in {args.out}.replies.jsonl; "
+        print(f"\ninterrupted: the replies so far are in {replies_path(args.out)}; "
               "run the same command again to resume", file=sys.stderr)
         return 130
     counts = document["provenance"]["replies"]

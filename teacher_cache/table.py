@@ -224,19 +224,26 @@ def dumps(document: dict) -> str:
     return compact if json.loads(compact) == document else text
 
 
-def save(path: str, document: dict) -> None:
-    """Checks a table document and writes it atomically (a crash never leaves half a file)."""
-    validate(document, path)
+def write_atomically(path: str, text: str) -> None:
+    """Writes `text` to `path` through a synced temporary file and a rename: a crash leaves the old file or the new."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".table-", suffix=".json")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + "-", suffix=".tmp")
     try:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; a table is an ordinary file
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; these are ordinary files
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(dumps(document) + "\n")
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def save(path: str, document: dict) -> None:
+    """Checks a table document and writes it atomically (a crash never leaves half a file)."""
+    validate(document, path)
+    write_atomically(path, dumps(document) + "\n")

@@ -1,14 +1,23 @@
-"""Shared test set-up: JAX's persistent compilation cache, and jitted environments."""
+"""Shared test set-up: JAX's persistent compilation cache, jitted environments, an LLM server stub."""
 
 import functools
 import os
 
 import jax
+import pytest
 
 jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.dirname(__file__), "..", ".jax_cache"))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 import envs  # noqa: E402
+from tests.fake_llm import ChatServerStub  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def stub():
+    """An OpenAI-style chat server on loopback (tests/fake_llm.py), one per test module."""
+    with ChatServerStub() as server:
+        yield server
 
 
 @functools.cache

@@ -111,6 +111,12 @@ class ChatServerStub:
         self.server.sleep = sleep
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
+    def client(self, model: str = "planner", **options):
+        """A ChatServer backend for this stub (no waiting between retries unless asked)."""
+        from teacher_cache.llm import ChatServer
+
+        return ChatServer(self.base_url, model, **{"backoff": 0.0, **options})
+
     @property
     def requests(self) -> list[dict]:
         return self.server.requests

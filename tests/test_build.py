@@ -9,26 +9,20 @@ import pytest
 
 import envs
 import teacher_cache
-from tests.fake_llm import GOOD, OTHER, ChatServerStub, requires, tiny_model
+from tests.fake_llm import requires, tiny_model
 from teacher_cache import build as builder
 from teacher_cache import plans as plan_text
 from teacher_cache import prompt as prompts
 from teacher_cache import table as tables
 from teacher_cache.evaluate import evaluate
-from teacher_cache.llm import ChatServer, LocalModel, Sampling
+from teacher_cache.llm import LocalModel, Sampling
 from teacher_cache.situations import vocabulary
 
 SHORT = Sampling(temperature=1.0, max_new_tokens=3)
 
 
-@pytest.fixture(scope="module")
-def stub():
-    with ChatServerStub() as server:
-        yield server
-
-
 def server(stub, model="planner"):
-    return ChatServer(stub.base_url, model, backoff=0.0, retries=1, timeout=5)
+    return stub.client(model, retries=1, timeout=5)
 
 
 def replies_log(out) -> list[dict]:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.fake_llm import GOOD, OTHER, ChatServerStub, requires, tiny_model
+from tests.fake_llm import GOOD, OTHER, requires, tiny_model
 from teacher_cache import prompt as prompts
 from teacher_cache.llm import BackendError, ChatServer, LocalModel, Sampling
 
@@ -14,20 +14,10 @@ PROMPT = prompts.load("SimpleDoorKey")
 SHORT = Sampling(temperature=1.0, max_new_tokens=3)
 
 
-@pytest.fixture(scope="module")
-def stub():
-    with ChatServerStub(sleep=2.0) as server:
-        yield server
-
-
-def server(stub, model, **options):
-    return ChatServer(stub.base_url, model, **{"backoff": 0.0, **options})
-
-
 def test_server_sends_the_prompt_and_returns_one_reply_per_sample(stub, monkeypatch):
     monkeypatch.setenv("TEST_LLM_KEY", "secret")
     before = len(stub.requests)
-    replies = server(stub, "planner", api_key_env="TEST_LLM_KEY").sample(PROMPT, SITUATION, 4, 10, SHORT)
+    replies = stub.client("planner", api_key_env="TEST_LLM_KEY").sample(PROMPT, SITUATION, 4, 10, SHORT)
     assert replies == [GOOD, OTHER, GOOD, OTHER]  # the stub answers by the request's seed: 10, 11, 12, 13
     sent = stub.requests[before:]
     assert len(sent) == 4 and {r["authorization"] for r in sent} == {"Bearer secret"}
@@ -39,36 +29,36 @@ def test_server_sends_the_prompt_and_returns_one_reply_per_sample(stub, monkeypa
 def test_server_without_api_key_sends_no_authorization(stub, monkeypatch):
     monkeypatch.delenv("TEST_LLM_KEY", raising=False)
     before = len(stub.requests)
-    server(stub, "planner", api_key_env="TEST_LLM_KEY").sample(PROMPT, SITUATION, 1, 0, SHORT)
+    stub.client("planner", api_key_env="TEST_LLM_KEY").sample(PROMPT, SITUATION, 1, 0, SHORT)
     assert stub.requests[before]["authorization"] is None
 
 
 def test_server_errors_are_retried_a_bounded_number_of_times(stub):
     before = len(stub.requests)
-    assert server(stub, "flaky", retries=3).sample(PROMPT, SITUATION, 1, 0, SHORT) == [GOOD]
+    assert stub.client("flaky", retries=3).sample(PROMPT, SITUATION, 1, 0, SHORT) == [GOOD]
     assert len(stub.requests) - before == 3  # two 503s, then an answer
     before = len(stub.requests)
     with pytest.raises(BackendError, match=r"HTTP 500.*gave up after 3 tries"):
-        server(stub, "broken", retries=2).sample(PROMPT, SITUATION, 1, 0, SHORT)
+        stub.client("broken", retries=2).sample(PROMPT, SITUATION, 1, 0, SHORT)
     assert len(stub.requests) - before == 3
 
 
 def test_server_timeouts_end_in_a_clear_error(stub):
     start = time.monotonic()
     with pytest.raises(BackendError, match=r"no reply from .* within 0.3 s \(gave up after 2 tries\)"):
-        server(stub, "sleepy", timeout=0.3, retries=1).sample(PROMPT, SITUATION, 1, 0, SHORT)
+        stub.client("sleepy", timeout=0.3, retries=1).sample(PROMPT, SITUATION, 1, 0, SHORT)
     assert time.monotonic() - start < 1.5
 
 
 def test_server_reply_that_is_not_a_chat_completion_is_an_error(stub):
     with pytest.raises(BackendError, match="did not send a chat completion"):
-        server(stub, "garbage", retries=1).sample(PROMPT, SITUATION, 1, 0, SHORT)
+        stub.client("garbage", retries=1).sample(PROMPT, SITUATION, 1, 0, SHORT)
 
 
 def test_unknown_model_fails_at_once_naming_it(stub):
     before = len(stub.requests)
     with pytest.raises(BackendError, match=r"HTTP 404.*'no-such-model' a model this server serves"):
-        server(stub, "no-such-model", retries=5).sample(PROMPT, SITUATION, 1, 0, SHORT)
+        stub.client("no-such-model", retries=5).sample(PROMPT, SITUATION, 1, 0, SHORT)
     assert len(stub.requests) - before == 1  # a 404 is not retried
 
 
