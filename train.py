@@ -1,37 +1,91 @@
-"""Train a student with PPO and the LLM teacher's distillation term; resume; evaluate.
+"""Train a student with PPO and the LLM teacher's distillation term; resume a run; evaluate one.
 
-    python train.py                                   # SimpleDoorKey, soft teacher from the shipped table
-    python train.py --task ColoredDoorKey --method ppo --seeds 0 1 2 --out runs/cdk-ppo
-    python train.py --resume runs/cdk-ppo             # continue from the last checkpoint
-    python train.py --evaluate runs/cdk-ppo           # evaluate the last checkpoint
+    python train.py                                   # = train.py train: SimpleDoorKey, soft teacher
+    python train.py train --task ColoredDoorKey --method ppo --seeds 0 1 2 --out runs/cdk-ppo
+    python train.py train --sweep.learning-rate 3e-4 1e-3 3e-3 --seeds 0 1    # a grid, one vmap
+    python train.py resume runs/cdk-ppo               # continue from the last checkpoint
+    python train.py resume runs/cdk-ppo --total-frames 600000                  # train further
+    python train.py evaluate runs/cdk-ppo             # evaluate the last checkpoint
 
-Every option is documented by `python train.py --help`.
+`python train.py train --help` documents every training option.
 """
 
+import dataclasses
 import json
 import sys
 
 import tyro
 
+from student import config as configuration
 from student.config import ConfigError, TrainConfig
 from teacher_cache import TableError
 
 
+@dataclasses.dataclass(frozen=True)
+class Resume:
+    """Continue a run from its last checkpoint with the configuration saved in its folder."""
+
+    run: tyro.conf.Positional[str]
+    """The run folder."""
+    total_frames: int | None = None
+    """Train to this many frames per seed instead of the saved number (extends a finished run)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluate:
+    """Evaluate the last checkpoint of a run on fresh episodes (the run folder is not changed)."""
+
+    run: tyro.conf.Positional[str]
+    """The run folder."""
+    episodes: int | None = None
+    """Episodes per seed (default: the run's final_eval_episodes)."""
+    greedy: bool | None = None
+    """Act by the most likely action (default: as the run was evaluated)."""
+
+
+COMMANDS = {"train": TrainConfig, "resume": Resume, "evaluate": Evaluate}
+RESUMABLE = {"--total-frames", "--total_frames"}
+
+
+def refuse_changes_on_resume(argv: list[str]) -> None:
+    """A resumed run keeps its saved configuration: any option but --total-frames is refused."""
+    for argument in argv:
+        name = argument.split("=")[0]
+        if name.startswith("--") and name not in RESUMABLE | {"--help"}:
+            raise ConfigError(f"{name} cannot change when resuming: the run continues with the configuration "
+                              f"saved in its folder (only --total-frames can change); start a new run to change it")
+
+
+def resumed_config(command: Resume) -> TrainConfig:
+    """The saved configuration with the changes `resume` allows."""
+    saved = configuration.read(command.run)
+    if command.total_frames is not None:
+        saved = saved.replace(total_frames=command.total_frames)
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["train", *argv]  # a bare `train.py [options]` trains
     try:
-        config = tyro.cli(TrainConfig, args=argv, description=__doc__)
+        if argv[0] == "resume":
+            refuse_changes_on_resume(argv[1:])
+        command = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
+        if isinstance(command, Resume):
+            config = resumed_config(command)
     except ConfigError as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 2
-    from student import run  # JAX starts only once the options are known to be good
+    from student import evaluation, run  # JAX starts only once the options are known to be good
 
     try:
-        if config.evaluate:
-            print(json.dumps(run.evaluate_run(config.evaluate, config.final_eval_episodes), indent=2))
-        elif config.resume:
-            run.train(run.read_config(config.resume), resume_dir=config.resume)
+        if isinstance(command, Evaluate):
+            print(json.dumps(evaluation.evaluate_run(command.run, command.episodes, command.greedy), indent=2))
+        elif isinstance(command, Resume):
+            run.train(config, resume_dir=command.run)
         else:
-            run.train(config)
+            run.train(command)
     except (ConfigError, TableError, FileNotFoundError) as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 2

@@ -8,13 +8,14 @@ apart; steps/s is the best of `--repeats` timed runs (this machine is shared and
 teacher's prior π_T on every step's observations and act by sampling from it.
 """
 
-import argparse
-from importlib.metadata import version
+import dataclasses
 import platform
 import time
+from importlib.metadata import version
 
 import jax
 import navix
+import tyro
 
 import envs
 import teacher_cache
@@ -67,12 +68,19 @@ def measure_together(rollouts: list, repeats: int) -> list[float]:
     return best
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096], help="numbers of environments")
-    parser.add_argument("--steps", type=int, default=128, help="steps per timed rollout")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rollouts per row (best is kept)")
-    args = parser.parse_args()
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Environment steps per second, with and without the teacher's prior."""
+
+    sizes: tuple[int, ...] = (256, 1024, 4096)
+    """Numbers of environments."""
+    steps: int = 128
+    """Steps per timed rollout."""
+    repeats: int = 5
+    """Timed rollouts per row (the best is kept)."""
+
+
+def main(args: Options) -> None:
 
     reference = navix.make(REFERENCE)  # navix's own step, with its own deferred autoreset
     tasks = [(name, envs.make(name), teacher_cache.load(name)) for name in envs.TASKS]
@@ -98,5 +106,6 @@ def main():
             print(f"| {label} | {num_envs} | {compile_seconds:.1f} | {rate:,.0f} | {rate / rates[0]:.0%} "
                   f"| {versus_env} |", flush=True)
 
+
 if __name__ == "__main__":
-    main()
+    main(tyro.cli(Options, description=__doc__))

@@ -1,75 +1,83 @@
 """Frames until evaluation success ≥ 0.9 on a task, per method, over several seeds (trained at once).
 
     python -m bench.sample_efficiency [--task SimpleDoorKey] [--methods llm4teach ppo]
-        [--seeds 0 1 2 3 4] [--max-frames 400000] [--num-envs 64] [--eval-episodes 200]
+        [--seeds 0 1 2 3 4] [--max-frames 400000] [--train.num-envs 256 ...]
 
-Each method trains all seeds as one batch with this project's defaults (options below
-override them), evaluates every chunk of updates on fresh episodes, and reports the
-first frame count at which a seed's evaluation success reached the threshold.
+Each method trains all seeds as one batch with this project's defaults (`--train.*`
+overrides any training option), evaluates every chunk of updates on fresh episodes,
+and reports the first frame count at which a seed's evaluation success reached the
+threshold, with the training seconds to it (compile and evaluations apart).
 """
 
-import argparse
-import json
+import dataclasses
 import os
-import platform
 import statistics
 import tempfile
-import time
 
 import jax
+import tyro
 
-from student import run
+from student import metrics, run
+from student.config import TrainConfig
 
 
-def frames_to_threshold(metrics_path: str, seeds, threshold: float) -> dict:
-    """Per seed: the first evaluated frame count with success ≥ threshold, or None."""
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Frames to a success threshold, per method, seeds trained at once."""
+
+    task: str = "SimpleDoorKey"
+    methods: tuple[str, ...] = ("llm4teach", "ppo")
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    max_frames: int = 400_000
+    """Frames per seed before giving up."""
+    threshold: float = 0.9
+    eval_episodes: int = 200
+    """Evaluation episodes per seed."""
+    train: TrainConfig = TrainConfig()
+    """Any other training option (task, method, seeds and frames are set above)."""
+
+
+def first_reaching(rows: list[dict], seeds, threshold: float) -> dict:
+    """Per seed: the first evaluated row with success ≥ threshold, or None."""
     first = {seed: None for seed in seeds}
-    with open(metrics_path) as file:
-        for line in file:
-            row = json.loads(line)
-            if row.get("eval_success_rate") is not None and row["eval_success_rate"] >= threshold:
-                if first[row["seed"]] is None:
-                    first[row["seed"]] = row["frames"]
+    for row in rows:
+        if row.get("eval_success_rate") is not None and row["eval_success_rate"] >= threshold:
+            if first[row["seed"]] is None:
+                first[row["seed"]] = row
     return first
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="SimpleDoorKey")
-    parser.add_argument("--methods", nargs="+", default=["llm4teach", "ppo"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--max-frames", type=int, default=400_000, help="frames per seed before giving up")
-    parser.add_argument("--threshold", type=float, default=0.9)
-    parser.add_argument("--eval-episodes", type=int, default=200, help="evaluation episodes per seed")
-    parser.add_argument("--num-envs", type=int, default=None, help="override the default number of environments")
-    parser.add_argument("--set", default="{}", help='other TrainConfig overrides as JSON, e.g. \'{"num_steps": 8}\'')
-    args = parser.parse_args()
-    print(f"# {args.task}: frames per seed until evaluation success >= {args.threshold} "
-          f"({args.eval_episodes} episodes per evaluation), {platform.machine()}, {jax.devices()[0].platform}")
-    print("| method | seeds | per seed | median | wall s |")
-    print("|---|---:|---|---:|---:|")
-    for method in args.methods:
-        overrides = json.loads(args.set)
-        if args.num_envs:
-            overrides["num_envs"] = args.num_envs
+def median_or_none(values: list) -> float | None:
+    """The median counting a missing value as larger than any; None if half or more are missing."""
+    if sum(v is not None for v in values) * 2 <= len(values):
+        return None
+    return statistics.median([v if v is not None else float("inf") for v in values])
+
+
+def main(options: Options) -> None:
+    print(f"# {options.task}: frames per seed until evaluation success >= {options.threshold} "
+          f"({options.eval_episodes} episodes per evaluation), {jax.devices()[0].platform}")
+    print("| method | envs | seeds | frames per seed | median frames | median updates | median train s | compile s |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    for method in options.methods:
         with tempfile.TemporaryDirectory() as folder:
-            config = run.config_with({
-                **overrides, "task": args.task, "method": method,
-                "seeds": args.seeds, "total_frames": args.max_frames, "eval_episodes": args.eval_episodes,
-                "final_eval_episodes": args.eval_episodes, "gif_episodes": 0, "out": os.path.join(folder, "run"),
-            })
-            start = time.perf_counter()
+            config = options.train.replace(
+                task=options.task, method=method, seeds=options.seeds, total_frames=options.max_frames,
+                eval_episodes=options.eval_episodes, final_eval_episodes=options.eval_episodes, gif_episodes=0,
+                out=os.path.join(folder, "run"))
             run_dir, _ = run.train(config, log=lambda line: None)
-            seconds = time.perf_counter() - start
-            first = frames_to_threshold(os.path.join(run_dir, "metrics.jsonl"), config.seeds, args.threshold)
-        reached = sorted(f for f in first.values() if f is not None)
-        shown = ", ".join(f"{f:,}" if f is not None else "-" for f in first.values())
-        if len(reached) * 2 > len(first):
-            median = f"{statistics.median([f if f is not None else float('inf') for f in first.values()]):,.0f}"
-        else:
-            median = f"not reached within {config.num_updates * config.batch_size:,}"
-        print(f"| {method} | {len(first)} | {shown} | {median} | {seconds:.0f} |", flush=True)
+            rows = metrics.read(os.path.join(run_dir, "metrics.jsonl"))
+        first = first_reaching(rows, config.seeds, options.threshold)
+        frames = [r["frames"] if r else None for r in first.values()]
+        shown = ", ".join(f"{f:,}" if f is not None else "-" for f in frames)
+        median = median_or_none(frames)
+        median_text = f"{median:,.0f}" if median is not None else f"not reached within {config.num_updates * config.batch_size:,}"
+        updates = median_or_none([r["update"] if r else None for r in first.values()])
+        wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
+        print(f"| {method} | {config.num_envs} | {len(frames)} | {shown} | {median_text} "
+              f"| {'-' if updates is None else f'{updates:,.0f}'} | {'-' if wall is None else f'{wall:.0f}'} "
+              f"| {rows[0]['compile_seconds']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(tyro.cli(Options, description=__doc__))

@@ -4,7 +4,7 @@ Our three LLM4Teach tasks ("SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey") obs
 uint8[10, 10, 4] memory map; any navix registry id ("Navix-DoorKey-8x8-v0", ...) works
 too, with navix's own observation. All share one interface:
 `reset(key) -> Timestep`, `step(timestep, action) -> Timestep`, automatic reset within
-the ending step.
+the ending step (`envs.environment`), and the observation's categories per channel.
 """
 
 import dataclasses
@@ -16,12 +16,12 @@ from navix import StepType, Timestep
 
 from envs import codes
 from envs.doorkey import DoorKeyEnv, DoorKeyState
+from envs.environment import Environment
 from envs.layouts import TASK_SPECS, TaskSpec, layout_from_world
 from envs.navix_tasks import NavixTask
 from envs.render import render_world
 
 TASKS = tuple(TASK_SPECS)
-Environment = DoorKeyEnv | NavixTask
 
 __all__ = [
     "TASKS",
@@ -52,7 +52,7 @@ def make(name: str, **overrides) -> Environment:
         unknown = set(overrides) - fields
         if unknown:
             raise ValueError(f"{name} has no setting {sorted(unknown)}; settings: {sorted(fields | {'autoreset'})}")
-        return DoorKeyEnv(dataclasses.replace(TASK_SPECS[name], **overrides), autoreset)
+        return DoorKeyEnv(dataclasses.replace(TASK_SPECS[name], **overrides), autoreset=autoreset)
     if name in navix.registry():
         return NavixTask.make(name, **overrides)
     raise ValueError(

@@ -43,8 +43,5 @@ ACTION_NAMES = ("left", "right", "forward", "pickup", "drop", "toggle", "done")
 NUM_ACTIONS = 7
 
 
-def colour_index(name: str) -> int:
-    """The colour code for a colour name; a clear error for an unknown one."""
-    if name not in COLOUR_NAMES:
-        raise ValueError(f"unknown colour {name!r}; use one of {', '.join(COLOUR_NAMES)}")
-    return COLOUR_NAMES.index(name)
+# Categories per channel of our memory map (object, colour, door state, direction).
+MEMORY_MAP_CATEGORIES = (len(OBJECT_NAMES), len(COLOUR_NAMES), len(DOOR_STATE_NAMES), NO_DIRECTION + 1)

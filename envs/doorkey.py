@@ -1,10 +1,8 @@
 """The three LLM4Teach tasks (SimpleDoorKey, LavaDoorKey, ColoredDoorKey) as pure JAX environments.
 
-`reset(key)` and `step(timestep, action)` return navix `Timestep`s. An episode that
-ends (termination or truncation) is reset *within* the same `step`: the returned
-timestep carries the ending transition's `reward` and `step_type`, the new episode's
-`state` and `observation`, and the ending observation in `info["final_observation"]`
-for bootstrapping a truncation. No dummy transition is ever produced.
+Each implements `begin` (draw a world) and `transition` (MiniGrid's rules, the authors'
+3x3 view and memory map); episode statistics and automatic reset within the ending step
+come from `envs.environment.Environment`.
 """
 
 import dataclasses
@@ -15,6 +13,7 @@ from flax import struct
 from navix import StepType, Timestep
 
 from envs import codes, layouts, rules, view
+from envs.environment import Environment, episode_info
 
 
 class DoorKeyState(struct.PyTreeNode):
@@ -25,30 +24,16 @@ class DoorKeyState(struct.PyTreeNode):
     agent_dir: jax.Array  # int32[]: 0 east, 1 south, 2 west, 3 north
     carrying: jax.Array  # uint8[3]: code of the held object, (EMPTY, 0, 0) when none
     seen: jax.Array  # bool[H, W]: cells seen so far this episode
-    key: jax.Array  # PRNG key for the next automatic reset
-
-
-def episode_info(observation, running_return, episode_return, episode_length, success) -> dict:
-    """The `info` every timestep carries (the same keys on reset and step, so timesteps scan)."""
-    return {
-        "return": jnp.asarray(running_return, jnp.float32),
-        "episode_return": jnp.asarray(episode_return, jnp.float32),
-        "episode_length": jnp.asarray(episode_length, jnp.int32),
-        "success": jnp.asarray(success, bool),
-        "final_observation": observation,
-    }
+    key: jax.Array  # PRNG key of the next automatic reset
 
 
 @dataclasses.dataclass(frozen=True)
-class DoorKeyEnv:
-    """One of the LLM4Teach tasks; `autoreset=False` keeps the ended state (for tests and replays).
-
-    `info` holds `return` (this episode so far) and, valid where the timestep ends an
-    episode, `episode_return`, `episode_length`, `success` and `final_observation`.
-    """
+class DoorKeyEnv(Environment):
+    """One of the LLM4Teach tasks, observed through the authors' memory map."""
 
     spec: layouts.TaskSpec
-    autoreset: bool = True
+    memory_map = True
+    observation_categories = codes.MEMORY_MAP_CATEGORIES
 
     @property
     def name(self) -> str:
@@ -67,9 +52,8 @@ class DoorKeyEnv:
         return codes.NUM_ACTIONS
 
     def start(self, grid, agent_pos, agent_dir, carrying, key) -> Timestep:
-        """The first timestep of an episode in the given world."""
+        """The first timestep of an episode in the given world (with `info` as `reset` gives it)."""
         seen = view.visible_cells(grid, agent_pos, agent_dir)
-        state = DoorKeyState(grid, agent_pos, agent_dir, carrying, seen, key)
         observation = view.memory_map(grid, seen, agent_pos, agent_dir, carrying)
         return Timestep(
             t=jnp.int32(0),
@@ -77,50 +61,34 @@ class DoorKeyEnv:
             action=jnp.int32(0),
             reward=jnp.float32(0.0),
             step_type=jnp.int32(StepType.TRANSITION),
-            state=state,
+            state=DoorKeyState(grid, agent_pos, agent_dir, carrying, seen, key),
             info=episode_info(observation, 0.0, 0.0, 0, False),
         )
 
-    def reset(self, key: jax.Array) -> Timestep:
-        """Draws a new episode."""
+    def begin(self, key: jax.Array, previous: Timestep | None = None) -> Timestep:
+        """Draws a new world."""
         world_key, next_key = jax.random.split(key)
         grid, agent_pos, agent_dir = layouts.random_world(world_key, self.spec)
         return self.start(grid, agent_pos, agent_dir, rules.EMPTY_CELL, next_key)
 
-    def step(self, timestep: Timestep, action: jax.Array) -> Timestep:
-        """Applies `action`; an episode that ends is reset in the same call (unless `autoreset=False`)."""
+    def transition(self, timestep: Timestep, action: jax.Array) -> Timestep:
+        """MiniGrid's rules for `action`; the door opened with its key ends the episode in success."""
         state = timestep.state
-        action = jnp.asarray(action, jnp.int32)
         outcome = rules.apply_action(state.grid, state.agent_pos, state.agent_dir, state.carrying, action)
         t = timestep.t + 1
         terminated = outcome.opened_door | outcome.entered_lava
         truncated = ~terminated & (t >= self.spec.max_steps)
-        reward = jnp.where(outcome.opened_door, 1.0 - 0.9 * t / self.spec.max_steps, 0.0).astype(jnp.float32)
+        reward = jnp.where(outcome.opened_door, 1.0 - 0.9 * t / self.spec.max_steps, 0.0)
         step_type = jnp.where(terminated, StepType.TERMINATION, jnp.where(truncated, StepType.TRUNCATION, 0))
         seen = state.seen | view.visible_cells(outcome.grid, outcome.agent_pos, outcome.agent_dir)
-        observation = view.memory_map(outcome.grid, seen, outcome.agent_pos, outcome.agent_dir, outcome.carrying)
-        episode_return = timestep.info["return"] + reward
-        next_key, reset_key = jax.random.split(state.key)
-        stepped = Timestep(
+        return Timestep(
             t=t,
-            observation=observation,
+            observation=view.memory_map(outcome.grid, seen, outcome.agent_pos, outcome.agent_dir, outcome.carrying),
             action=action,
             reward=reward,
-            step_type=step_type.astype(jnp.int32),
-            state=DoorKeyState(
-                outcome.grid, outcome.agent_pos, outcome.agent_dir, outcome.carrying, seen, next_key
-            ),
-            info=episode_info(observation, episode_return, episode_return, t, outcome.opened_door),
-        )
-        if not self.autoreset:
-            return stepped
-        done = terminated | truncated
-        fresh = self.reset(reset_key)
-        return stepped.replace(
-            t=jnp.where(done, fresh.t, stepped.t),
-            observation=jnp.where(done, fresh.observation, observation),
-            state=jax.tree.map(lambda new, old: jnp.where(done, new, old), fresh.state, stepped.state),
-            info={**stepped.info, "return": jnp.where(done, 0.0, episode_return)},
+            step_type=step_type,
+            state=DoorKeyState(outcome.grid, outcome.agent_pos, outcome.agent_dir, outcome.carrying, seen, state.key),
+            info={"success": outcome.opened_door},
         )
 
     def from_layout(self, layout: dict, key: jax.Array | None = None) -> Timestep:

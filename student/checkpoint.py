@@ -20,9 +20,9 @@ def save(checkpoints: ocp.CheckpointManager, update: int, state: TrainState) -> 
     checkpoints.wait_until_finished()
 
 
-def restore_latest(checkpoints: ocp.CheckpointManager, template: TrainState) -> tuple[int, TrainState]:
-    """(update, state) of the newest checkpoint; `template` gives the structure. FileNotFoundError if none."""
+def restore_latest(checkpoints: ocp.CheckpointManager, template: TrainState) -> tuple[int, TrainState] | None:
+    """(update, state) of the newest checkpoint, None if there is none; `template` gives the structure."""
     update = checkpoints.latest_step()
     if update is None:
-        raise FileNotFoundError(f"no checkpoint in {checkpoints.directory}")
+        return None
     return update, checkpoints.restore(update, args=ocp.args.StandardRestore(template))

@@ -1,15 +1,20 @@
-"""Training configuration: frozen dataclasses, checked once at construction.
+"""The training configuration: one frozen pytree, declared once, checked once at construction.
 
-Every command-line option of `train.py` is a field here with a one-line docstring
-(tyro turns them into `--help`). Shape-setting fields are static; the numeric ones
-the learner reads (learning rate, coefficients, λ schedule) travel as a traced
-`Hyperparams` pytree, so a sweep over them is a `vmap`, not a recompile.
+Every command-line option of `train.py` is a field here with a one-line docstring (tyro
+turns them into `--help`). The configuration is itself the pytree the compiled program
+takes (as in Rejax): fields that set shapes or code paths are static (`static_field`),
+the numeric hyperparameters (learning rate, coefficients, λ schedule) are traced leaves,
+so a sweep over them is a `vmap` (`Sweep`, `members`), not a recompile.
 """
 
 import dataclasses
-from typing import Literal
+import itertools
+import json
+import os
+from typing import Annotated, Literal
 
-import jax.numpy as jnp
+import jax
+import tyro
 from flax import struct
 
 METHODS = ("llm4teach", "llm4teach-hard", "ppo")
@@ -24,7 +29,18 @@ class ConfigError(Exception):
     so that tyro lets it through to train.py's one-line report instead of boxing it.)"""
 
 
-@dataclasses.dataclass(frozen=True)
+def static_field(default, **kwargs):
+    """A field that is part of the compiled program's structure (changing it recompiles)."""
+    return struct.field(pytree_node=False, default=default, **kwargs)
+
+
+def is_concrete(config) -> bool:
+    """Whether every traced field holds a plain number (not a tracer or a swept array):
+    only then is there something to check."""
+    return all(isinstance(leaf, (int, float)) for leaf in jax.tree.leaves(config))
+
+
+@struct.dataclass
 class PPOConfig:
     """PPO's hyperparameters."""
 
@@ -42,99 +58,114 @@ class PPOConfig:
     """Weight of the value loss."""
     max_grad_norm: float = 0.5
     """Gradients are clipped to this global norm."""
-    update_epochs: int = 4
+    update_epochs: int = static_field(4)
     """Passes over each rollout."""
-    num_minibatches: int = 4
+    num_minibatches: int = static_field(4)
     """Minibatches per pass; must divide num_envs * num_steps."""
 
 
-@dataclasses.dataclass(frozen=True)
+@struct.dataclass
 class DistillConfig:
     """The distillation coefficient λ(f) = max(floor, start - decay * f) for frames f < stop_frame, then 0."""
 
-    preset: Literal["measured", "authors", "custom"] = "measured"
+    preset: Literal["measured", "authors", "custom"] = static_field("measured")
     """'measured': this project's default (10, falling to 0.1 by 300k frames, dropped at 400k), chosen
-    with the sample-efficiency benchmark; 'authors':
-    the authors' 10 - 0.005/iteration, floor 0.1, dropped after 3000 iterations, at 1,500 frames per
-    iteration; 'custom': the four fields below."""
+    with the sample-efficiency benchmark; 'authors': the authors' 10 - 0.005/iteration, floor 0.1,
+    dropped after 3000 iterations, at 1,500 frames per iteration; 'custom': the four fields below."""
     start: float = 10.0
     """λ at frame 0 (custom preset)."""
     decay_per_frame: float = 3.3e-5
     """λ lost per frame (custom preset)."""
     floor: float = 0.1
     """Smallest λ before the term is dropped (custom preset)."""
-    stop_frame: int = 400_000
+    stop_frame: float = 400_000.0
     """Frame from which the term is dropped (custom preset)."""
 
     def resolved(self) -> "DistillConfig":
         """The schedule the preset stands for (a 'custom' preset stands for itself)."""
         if self.preset == "authors":
             per_frame = 0.005 / AUTHORS_FRAMES_PER_ITERATION
-            return DistillConfig("custom", 10.0, per_frame, 0.1, 3000 * AUTHORS_FRAMES_PER_ITERATION)
+            return DistillConfig("custom", 10.0, per_frame, 0.1, 3000.0 * AUTHORS_FRAMES_PER_ITERATION)
         if self.preset == "measured":
             return DistillConfig("custom")
         return self
 
 
-@dataclasses.dataclass(frozen=True)
+@struct.dataclass
 class NetworkConfig:
     """The actor-critic: each cell's codes embedded, flattened, then dense layers."""
 
-    embed: int = 4
+    embed: int = static_field(4)
     """Features per cell after the per-cell embedding."""
-    hidden: int = 64
+    hidden: int = static_field(64)
     """Width of the hidden layers."""
-    egocentric_radius: int = 6
+    egocentric_radius: int = static_field(6)
     """> 0: the network sees our memory maps re-centred on the agent and turned to its heading,
     (2r+1)x(2r+1) cells (8 covers any 10x10 room from anywhere inside it; 6 learns as fast and
     trains twice as fast); 0: as they are. navix observations are always seen as they are."""
 
 
-@dataclasses.dataclass(frozen=True)
+# The traced hyperparameters a sweep can vary, by option name: (section, field).
+SWEEPABLE = {
+    **{name: ("ppo", name) for name in ("learning_rate", "gamma", "gae_lambda", "clip_eps", "ent_coef",
+                                         "vf_coef", "max_grad_norm")},
+    **{f"distill_{name}": ("distill", name) for name in ("start", "decay_per_frame", "floor", "stop_frame")},
+}
+Sweep = dataclasses.make_dataclass(
+    "Sweep",
+    [
+        (name, Annotated[tuple[float, ...], tyro.conf.arg(
+            help=f"values of --{section}.{field.replace('_', '-')} to train side by side")], dataclasses.field(default=()))
+        for name, (section, field) in SWEEPABLE.items()
+    ],
+    frozen=True,
+)
+Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting with every seed (one vmap)."
+
+
+@struct.dataclass
 class TrainConfig:
     """Train a student with PPO and the LLM teacher's distillation term."""
 
-    task: str = "SimpleDoorKey"
+    task: str = static_field("SimpleDoorKey")
     """SimpleDoorKey, LavaDoorKey, ColoredDoorKey, or a navix id (e.g. Navix-DoorKey-8x8-v0, ppo only)."""
-    method: Literal["llm4teach", "llm4teach-hard", "ppo"] = "llm4teach"
+    method: Literal["llm4teach", "llm4teach-hard", "ppo"] = static_field("llm4teach")
     """llm4teach: soft teacher (default); llm4teach-hard: one plan drawn per step; ppo: no teacher."""
-    teacher: str | None = None
+    teacher: str | None = static_field(None)
     """Teacher table file (default: the task's shipped table)."""
-    total_frames: int = 300_000
+    total_frames: int = static_field(300_000)
     """Environment frames per seed (rounded up to whole chunks of updates)."""
-    num_envs: int = 64
+    num_envs: int = static_field(64)
     """Environments stepped in parallel, per seed (64: the best sample efficiency measured; raise it
     for throughput on a GPU)."""
-    num_steps: int = 16
+    num_steps: int = static_field(16)
     """Steps per environment in each rollout."""
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = static_field((0,))
     """Seeds trained at once, as a batch axis."""
-    out: str | None = None
+    out: str | None = static_field(None)
     """Run folder (default: runs/<task>-<method>-<time>)."""
-    resume: str | None = None
-    """Continue the run in this folder from its last checkpoint (other options are read from it)."""
-    evaluate: str | None = None
-    """Evaluate the last checkpoint of this run folder and exit."""
-    eval_episodes: int = 256
+    eval_episodes: int = static_field(256)
     """Episodes per evaluation during training."""
-    final_eval_episodes: int = 1000
-    """Episodes of the final evaluation (eval.json) and of --evaluate."""
-    eval_greedy: bool = False
+    final_eval_episodes: int = static_field(1000)
+    """Episodes of the final evaluation (eval.json)."""
+    eval_greedy: bool = static_field(False)
     """Evaluate by the most likely action (True) or, as trained, by sampling the policy (False)."""
-    eval_every: int = 1
+    eval_every: int = static_field(1)
     """Chunks between evaluations during training."""
-    updates_per_chunk: int = 10
+    updates_per_chunk: int = static_field(10)
     """Updates per compiled chunk: progress, evaluation and metrics come between chunks."""
-    checkpoint_every: int = 5
+    checkpoint_every: int = static_field(5)
     """Chunks between checkpoints."""
-    gif_episodes: int = 3
+    gif_episodes: int = static_field(3)
     """Episodes drawn in the final animation (0: none)."""
     ppo: PPOConfig = PPOConfig()
     distill: DistillConfig = DistillConfig()
-    network: NetworkConfig = NetworkConfig()
+    network: NetworkConfig = static_field(NetworkConfig())
+    sweep: Sweep = static_field(Sweep())
 
     def __post_init__(self):
-        self.check()
+        if is_concrete(self):
+            self.check()
 
     @property
     def batch_size(self) -> int:
@@ -160,6 +191,25 @@ class TrainConfig:
     @property
     def uses_teacher(self) -> bool:
         return self.method != "ppo"
+
+    @property
+    def settings(self) -> list[dict[str, float]]:
+        """The sweep's grid: one {option: value} per setting ([{}] without a sweep)."""
+        swept = {name: values for name, values in dataclasses.asdict(self.sweep).items() if values}
+        return [dict(zip(swept, values)) for values in itertools.product(*swept.values())]
+
+    @property
+    def members(self) -> list[tuple[int, dict[str, float]]]:
+        """What the batch axis holds: (seed, setting) for every setting and seed, settings outer."""
+        return [(seed, setting) for setting in self.settings for seed in self.seeds]
+
+    def with_setting(self, setting: dict[str, float]) -> "TrainConfig":
+        """One member's configuration: a setting of the sweep applied to the traced fields (no sweep left)."""
+        config = self.replace(sweep=Sweep())
+        for name, value in setting.items():
+            section, field = SWEEPABLE[name]
+            config = config.replace(**{section: getattr(config, section).replace(**{field: float(value)})})
+        return config
 
     def check(self):
         """Raises ConfigError, saying what to change, for a configuration that cannot train."""
@@ -188,61 +238,60 @@ class TrainConfig:
             raise ConfigError(f"--gif-episodes must be between 0 and 16, got {self.gif_episodes}")
         if self.teacher is not None and not self.uses_teacher:
             raise ConfigError("--teacher has no effect with --method ppo; drop it or pick llm4teach")
-        if not 0 < self.ppo.gamma <= 1 or not 0 <= self.ppo.gae_lambda <= 1:
-            raise ConfigError("--ppo.gamma must be in (0, 1] and --ppo.gae-lambda in [0, 1]")
-        if self.ppo.learning_rate <= 0 or self.ppo.clip_eps <= 0 or self.ppo.max_grad_norm <= 0:
-            raise ConfigError("--ppo.learning-rate, --ppo.clip-eps and --ppo.max-grad-norm must be positive")
         if self.distill.preset != "custom":
             defaults = DistillConfig(self.distill.preset)
             changed = [f.name for f in dataclasses.fields(DistillConfig)
                        if getattr(self.distill, f.name) != getattr(defaults, f.name)]
+            changed += [name for name in self.sweep_names if name.startswith("distill_")]
             if changed:
+                name = changed[0].replace("distill_", "sweep.distill-") if changed[0].startswith("distill_") \
+                    else f"distill.{changed[0]}"
                 raise ConfigError(
-                    f"--distill.{changed[0].replace('_', '-')} has no effect with --distill.preset "
-                    f"{self.distill.preset}; add --distill.preset custom to set the schedule yourself"
+                    f"--{name.replace('_', '-')} has no effect with --distill.preset {self.distill.preset}; "
+                    f"add --distill.preset custom to set the schedule yourself"
                 )
+        if self.sweep_names:
+            for setting in self.settings:
+                self.with_setting(setting)  # each member's configuration is checked as it is built
+        self.check_numbers()
+
+    @property
+    def sweep_names(self) -> list[str]:
+        return [name for name, values in dataclasses.asdict(self.sweep).items() if values]
+
+    def check_numbers(self):
+        """The traced hyperparameters' ranges."""
+        if not 0 < self.ppo.gamma <= 1 or not 0 <= self.ppo.gae_lambda <= 1:
+            raise ConfigError("--ppo.gamma must be in (0, 1] and --ppo.gae-lambda in [0, 1]")
+        if self.ppo.learning_rate <= 0 or self.ppo.clip_eps <= 0 or self.ppo.max_grad_norm <= 0:
+            raise ConfigError("--ppo.learning-rate, --ppo.clip-eps and --ppo.max-grad-norm must be positive")
         schedule = self.distill.resolved()
-        if schedule.start < 0 or schedule.decay_per_frame < 0 or schedule.floor < 0 or schedule.stop_frame < 0:
+        if min(schedule.start, schedule.decay_per_frame, schedule.floor, schedule.stop_frame) < 0:
             raise ConfigError("the λ schedule (--distill.*) must be non-negative")
 
 
-class Hyperparams(struct.PyTreeNode):
-    """The numeric hyperparameters the learner reads, as traced arrays (vmap them to sweep)."""
-
-    learning_rate: jnp.ndarray
-    gamma: jnp.ndarray
-    gae_lambda: jnp.ndarray
-    clip_eps: jnp.ndarray
-    ent_coef: jnp.ndarray
-    vf_coef: jnp.ndarray
-    max_grad_norm: jnp.ndarray
-    lambda_start: jnp.ndarray
-    lambda_decay_per_frame: jnp.ndarray
-    lambda_floor: jnp.ndarray
-    lambda_stop_frame: jnp.ndarray
-
-    @classmethod
-    def from_config(cls, config: TrainConfig) -> "Hyperparams":
-        schedule = config.distill.resolved()
-        teach = 1.0 if config.uses_teacher else 0.0
-        ppo = config.ppo
-        return cls(
-            learning_rate=jnp.float32(ppo.learning_rate),
-            gamma=jnp.float32(ppo.gamma),
-            gae_lambda=jnp.float32(ppo.gae_lambda),
-            clip_eps=jnp.float32(ppo.clip_eps),
-            ent_coef=jnp.float32(ppo.ent_coef),
-            vf_coef=jnp.float32(ppo.vf_coef),
-            max_grad_norm=jnp.float32(ppo.max_grad_norm),
-            lambda_start=jnp.float32(schedule.start * teach),
-            lambda_decay_per_frame=jnp.float32(schedule.decay_per_frame),
-            lambda_floor=jnp.float32(schedule.floor * teach),
-            lambda_stop_frame=jnp.float32(schedule.stop_frame),
-        )
+def to_dict(config: TrainConfig) -> dict:
+    """The configuration as JSON-ready values."""
+    return dataclasses.asdict(config)
 
 
-def distill_coefficient(hparams: Hyperparams, frames: jnp.ndarray) -> jnp.ndarray:
-    """λ at a frame count: max(floor, start - decay * frames) before stop_frame, 0 after."""
-    frames = jnp.asarray(frames, jnp.float32)
-    value = jnp.maximum(hparams.lambda_floor, hparams.lambda_start - hparams.lambda_decay_per_frame * frames)
-    return jnp.where(frames < hparams.lambda_stop_frame, value, 0.0)
+def from_dict(values: dict) -> TrainConfig:
+    """The configuration `to_dict` wrote (checked like any other)."""
+    values = dict(values)
+    values["ppo"] = PPOConfig(**values["ppo"])
+    values["distill"] = DistillConfig(**values["distill"])
+    values["network"] = NetworkConfig(**values["network"])
+    values["sweep"] = Sweep(**{name: tuple(v) for name, v in values.get("sweep", {}).items()})
+    values["seeds"] = tuple(values["seeds"])
+    return TrainConfig(**values)
+
+
+def read(run_dir: str) -> TrainConfig:
+    """The configuration a run folder was started with; a clear error if it is not a run folder."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isdir(run_dir):
+        raise ConfigError(f"run folder {run_dir} does not exist")
+    if not os.path.exists(path):
+        raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
+    with open(path) as file:
+        return from_dict(json.load(file)["config"])

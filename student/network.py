@@ -18,23 +18,6 @@ import jax.numpy as jnp
 
 from envs import codes
 
-# Categories per channel of our memory map: object, colour, door state, direction.
-MEMORY_MAP_CATEGORIES = (len(codes.OBJECT_NAMES), len(codes.COLOUR_NAMES), len(codes.DOOR_STATE_NAMES), 5)
-# navix's categorical codes leave their declared range; they are clipped into this many.
-NAVIX_CATEGORIES = 16
-
-
-def is_memory_map(observation_shape: tuple[int, ...]) -> bool:
-    return len(observation_shape) == 3 and observation_shape[-1] == len(MEMORY_MAP_CATEGORIES)
-
-
-def categories_for(observation_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Categories per channel for an observation of this shape (ours: 4 channels; navix: any)."""
-    if is_memory_map(observation_shape):
-        return MEMORY_MAP_CATEGORIES
-    channels = observation_shape[-1] if len(observation_shape) == 3 else 1
-    return (NAVIX_CATEGORIES,) * channels
-
 
 def cell_codes(observation: jax.Array, categories: Sequence[int]) -> jax.Array:
     """int32[N, cells]: each cell's channels folded into one category id (channels clipped to range)."""
@@ -67,12 +50,13 @@ def egocentric(observation: jax.Array, codes_: jax.Array, radius: int) -> jax.Ar
     return jnp.where(inside, jnp.take_along_axis(codes_, flat, axis=1), 0)
 
 
-def inputs(observation: jax.Array, egocentric_radius: int) -> jax.Array:
-    """int32[..., cells]: what the network reads from observations [..., H, W, C] (see the module doc)."""
-    shape = observation.shape[-3:] if observation.ndim >= 3 else observation.shape[-2:]
-    batch_shape = observation.shape[: observation.ndim - len(shape)]
-    flat = observation.reshape((-1,) + shape)
-    codes_ = cell_codes(flat, categories_for(shape))
+def inputs(observation: jax.Array, observation_shape: tuple[int, ...], categories: Sequence[int],
+           egocentric_radius: int) -> jax.Array:
+    """int32[..., cells]: what the network reads from observations [..., *observation_shape] whose
+    channels have `categories` (see the module doc); egocentric (radius > 0) for memory maps only."""
+    batch_shape = observation.shape[: observation.ndim - len(observation_shape)]
+    flat = observation.reshape((-1,) + tuple(observation_shape))
+    codes_ = cell_codes(flat, categories)
     if egocentric_radius:
         codes_ = egocentric(flat, codes_, egocentric_radius)
     return codes_.reshape(batch_shape + codes_.shape[1:])
@@ -83,8 +67,8 @@ class ActorCritic(nn.Module):
 
     num_actions: int
     num_codes: int
-    embed: int = 8
-    hidden: int = 64
+    embed: int
+    hidden: int
 
     @nn.compact
     def __call__(self, cells: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -1,13 +1,15 @@
 """PPO with the teacher's distillation term, as one compiled program.
 
-`Learner(config, env, table)` builds the pure functions; `chunk(state, hparams)` runs
-`updates_per_chunk` updates (rollout -> teacher prior -> advantages -> epochs of
-minibatch steps) inside one `lax.scan` and returns the stacked metrics. Seeds are a
-batch axis: `jax.vmap(learner.chunk, in_axes=(0, None))`.
+`make_train(config)` builds everything a run needs and compiles, ahead of time, one
+*chunk*: `updates_per_chunk` updates (rollout → teacher prior → advantages → epochs of
+minibatch steps) inside one `lax.scan`, vmapped over the run's members (every seed of
+every setting of a sweep). The configuration is an argument of the compiled program:
+its static fields shaped it, its numeric fields are traced, one row per member.
 """
 
 import dataclasses
-from typing import NamedTuple
+import time
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -15,25 +17,26 @@ import numpy as np
 import optax
 from flax import struct
 
+import envs
 import teacher_cache
 from student import gae
-from student.config import Hyperparams, TrainConfig, distill_coefficient
 from student import network as student_network
-from student.network import ActorCritic, categories_for
+from student.config import ConfigError, TrainConfig
+from student.loss import distill_coefficient, ppo_loss
 
 
 class Transition(NamedTuple):
     """One step of every environment of a rollout."""
 
-    cells: jax.Array  # int16[N, cells]: the network's inputs for the observation
+    cells: jax.Array  # int16[N, cells]: the network's inputs for the step's observation
     action: jax.Array
     log_prob: jax.Array
     value: jax.Array
     reward: jax.Array
     terminated: jax.Array
     done: jax.Array
-    final_value: jax.Array  # value of the ended episode's last observation, where truncated
-    teacher: jax.Array  # float32[N, A]: π_T of `observation` (zeros without a teacher)
+    final_value: jax.Array  # value of the ended episode's last observation (used where truncated)
+    teacher: jax.Array  # float32[N, A]: π_T of the step's observation (zeros without a teacher)
     success: jax.Array  # the episode ended here in success
     episode_return: jax.Array  # valid where done
     episode_length: jax.Array  # valid where done
@@ -46,71 +49,69 @@ class TrainState(struct.PyTreeNode):
     opt_state: optax.OptState
     timestep: object  # the batch of environments, mid-episode
     key: jax.Array
-    update: jax.Array  # int32: updates done
+    updates_done: jax.Array  # int32
+
+
+# The learning rate and clip norm are applied by hand, so that they can be traced.
+OPTIMIZER = optax.scale_by_adam(eps=1e-5)
 
 
 @dataclasses.dataclass(frozen=True)
 class Learner:
-    """The pure functions of one training configuration."""
+    """The pure functions of training on one environment with one teacher table (None: plain PPO).
+    Each takes the configuration first: its numeric fields may be traced."""
 
-    config: TrainConfig
-    env: object
+    env: envs.Environment
     table: teacher_cache.Table | None
 
-    @property
-    def network(self) -> ActorCritic:
-        net = self.config.network
-        num_codes = int(np.prod(categories_for(self.env.observation_shape)))
-        return ActorCritic(self.env.num_actions, num_codes, net.embed, net.hidden)
+    def network(self, config: TrainConfig) -> student_network.ActorCritic:
+        num_codes = int(np.prod(self.env.observation_categories))
+        return student_network.ActorCritic(self.env.num_actions, num_codes, config.network.embed, config.network.hidden)
 
-    def inputs(self, observation: jax.Array) -> jax.Array:
+    def inputs(self, config: TrainConfig, observation: jax.Array) -> jax.Array:
         """The network's inputs for a batch of observations (egocentric for our memory maps)."""
-        egocentric = student_network.is_memory_map(self.env.observation_shape)
-        return student_network.inputs(observation, self.config.network.egocentric_radius if egocentric else 0)
+        radius = config.network.egocentric_radius if self.env.memory_map else 0
+        return student_network.inputs(observation, self.env.observation_shape, self.env.observation_categories, radius)
 
-    def policy(self, params, observation: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def policy(self, config: TrainConfig, params, observation: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(logits, value) for a batch of observations."""
-        return self.network.apply(params, self.inputs(observation))
+        return self.network(config).apply(params, self.inputs(config, observation))
 
-    @property
-    def optimizer(self) -> optax.GradientTransformation:
-        # The learning rate and clip norm are applied by hand, so that they can be traced.
-        return optax.scale_by_adam(eps=1e-5)
+    def act(self, config: TrainConfig, params, observation: jax.Array, key: jax.Array) -> jax.Array:
+        """The student's actions for a batch of observations (greedy if `config.eval_greedy`)."""
+        logits, _ = self.policy(config, params, observation)
+        return jnp.argmax(logits, axis=-1) if config.eval_greedy else jax.random.categorical(key, logits)
 
-    def init(self, seed: int) -> TrainState:
+    def init(self, config: TrainConfig, seed: jax.Array) -> TrainState:
         """A fresh training state for one seed."""
         key = jax.random.PRNGKey(seed)
         key, param_key, env_key = jax.random.split(key, 3)
-        timestep = jax.vmap(self.env.reset)(jax.random.split(env_key, self.config.num_envs))
-        params = self.network.init(param_key, self.inputs(timestep.observation[:1]))
-        return TrainState(params, self.optimizer.init(params), timestep, key, jnp.int32(0))
+        timestep = jax.vmap(self.env.reset)(jax.random.split(env_key, config.num_envs))
+        params = self.network(config).init(param_key, self.inputs(config, timestep.observation[:1]))
+        return TrainState(params, OPTIMIZER.init(params), timestep, key, jnp.int32(0))
 
-    def teacher_prior(self, observation: jax.Array, key: jax.Array) -> jax.Array:
+    def teacher_prior(self, config: TrainConfig, observation: jax.Array, key: jax.Array) -> jax.Array:
         """π_T for a batch of observations (zeros for plain PPO)."""
-        if self.table is None:
+        if not config.uses_teacher:
             return jnp.zeros(observation.shape[:1] + (self.env.num_actions,), jnp.float32)
-        return teacher_cache.prior(self.table, observation, hard=self.config.method == "llm4teach-hard", key=key)
+        return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key)
 
-    def rollout(self, state: TrainState) -> tuple[TrainState, Transition]:
+    def rollout(self, config: TrainConfig, state: TrainState) -> tuple[TrainState, Transition]:
         """num_steps steps of every environment with the current policy."""
 
         def one_step(carry, _):
             timestep, key = carry
             key, action_key, teacher_key = jax.random.split(key, 3)
-            cells = self.inputs(timestep.observation)
-            logits, value = self.network.apply(state.params, cells)
+            cells = self.inputs(config, timestep.observation)
+            logits, value = self.network(config).apply(state.params, cells)
             action = jax.random.categorical(action_key, logits)
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
-            teacher = self.teacher_prior(timestep.observation, teacher_key)
             following = jax.vmap(self.env.step)(timestep, action)
             done = following.is_done()
-            # A truncation bootstraps from the value of the episode's last observation
-            # (the env already shows the next episode's first); skipped when none truncates.
-            final_value = jax.lax.cond(
-                following.is_truncation().any(),
-                lambda: self.policy(state.params, following.info["final_observation"])[1],
-                lambda: jnp.zeros_like(value),
-            )
+            # A truncation bootstraps from the value of the episode's last observation (the
+            # environment already shows the next episode's first). Computed for every environment:
+            # under the members' vmap a `cond` on "any truncated" would run both branches anyway.
+            _, final_value = self.policy(config, state.params, following.info["final_observation"])
             transition = Transition(
                 cells=cells.astype(jnp.int16),
                 action=action,
@@ -120,7 +121,7 @@ class Learner:
                 terminated=following.is_termination(),
                 done=done,
                 final_value=final_value,
-                teacher=teacher,
+                teacher=self.teacher_prior(config, timestep.observation, teacher_key),
                 success=following.info["success"] & done,
                 episode_return=following.info["episode_return"],
                 episode_length=following.info["episode_length"],
@@ -128,58 +129,36 @@ class Learner:
             return (following, key), transition
 
         (timestep, key), transitions = jax.lax.scan(
-            one_step, (state.timestep, state.key), None, length=self.config.num_steps
+            one_step, (state.timestep, state.key), None, length=config.num_steps
         )
         return state.replace(timestep=timestep, key=key), transitions
 
-    def loss(self, params, batch: dict, hparams: Hyperparams, distill: jax.Array):
-        """PPO's clipped objective + value loss - entropy bonus + λ · CE(π_T, π_θ)."""
-        logits, values = self.network.apply(params, batch["cells"])
-        log_probs = jax.nn.log_softmax(logits)
-        log_prob = jnp.take_along_axis(log_probs, batch["action"][:, None], axis=-1)[:, 0]
-        ratio = jnp.exp(log_prob - batch["log_prob"])
-        advantage = batch["advantage"]
-        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-        clipped_ratio = jnp.clip(ratio, 1.0 - hparams.clip_eps, 1.0 + hparams.clip_eps)
-        policy_loss = -jnp.minimum(ratio * advantage, clipped_ratio * advantage).mean()
-        clipped_values = batch["value"] + jnp.clip(values - batch["value"], -hparams.clip_eps, hparams.clip_eps)
-        value_loss = 0.5 * jnp.maximum(
-            jnp.square(values - batch["target"]), jnp.square(clipped_values - batch["target"])
-        ).mean()
-        entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
-        cross_entropy = -(batch["teacher"] * log_probs).sum(-1).mean()
-        total = policy_loss + hparams.vf_coef * value_loss - hparams.ent_coef * entropy + distill * cross_entropy
-        return total, {
-            "loss": total,
-            "policy_loss": policy_loss,
-            "value_loss": value_loss,
-            "entropy": entropy,
-            "distill_loss": cross_entropy,
-            "approx_kl": ((ratio - 1.0) - jnp.log(ratio)).mean(),
-        }
-
-    def gradient_step(self, params, opt_state, batch, hparams: Hyperparams, distill):
+    def gradient_step(self, config: TrainConfig, params, opt_state, batch: dict, distill: jax.Array):
         """One clipped Adam step on one minibatch."""
-        grads, metrics = jax.grad(self.loss, has_aux=True)(params, batch, hparams, distill)
+
+        def loss(params):
+            logits, values = self.network(config).apply(params, batch["cells"])
+            return ppo_loss(logits, values, batch, config.ppo, distill)
+
+        grads, metrics = jax.grad(loss, has_aux=True)(params)
         norm = optax.tree.norm(grads)
-        grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, hparams.max_grad_norm / (norm + 1e-6)), grads)
-        updates, opt_state = self.optimizer.update(grads, opt_state, params)
-        params = jax.tree.map(lambda p, u: p - hparams.learning_rate * u, params, updates)
+        grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, config.ppo.max_grad_norm / (norm + 1e-6)), grads)
+        updates, opt_state = OPTIMIZER.update(grads, opt_state, params)
+        params = jax.tree.map(lambda p, u: p - config.ppo.learning_rate * u, params, updates)
         return params, opt_state, metrics
 
-    def update(self, state: TrainState, hparams: Hyperparams) -> tuple[TrainState, dict]:
+    def update(self, config: TrainConfig, state: TrainState) -> tuple[TrainState, dict]:
         """One PPO update: rollout, advantages, epochs of minibatch steps; returns its metrics."""
-        config = self.config
-        frames = state.update.astype(jnp.float32) * config.batch_size
-        distill = distill_coefficient(hparams, frames)
-        state, rollout = self.rollout(state)
+        frames = state.updates_done.astype(jnp.float32) * config.batch_size
+        distill = distill_coefficient(config.distill, frames) if config.uses_teacher else jnp.float32(0.0)
+        state, rollout = self.rollout(config, state)
 
-        _, last_value = self.policy(state.params, state.timestep.observation)
+        _, last_value = self.policy(config, state.params, state.timestep.observation)
         next_values = jnp.concatenate([rollout.value[1:], last_value[None]])
         next_values = jnp.where(rollout.done, rollout.final_value, next_values)
         advantage, target = gae.advantages(
             rollout.reward, rollout.value, next_values, rollout.terminated.astype(jnp.float32),
-            rollout.done.astype(jnp.float32), hparams.gamma, hparams.gae_lambda,
+            rollout.done.astype(jnp.float32), config.ppo.gamma, config.ppo.gae_lambda,
         )
         data = {
             "cells": rollout.cells,
@@ -191,20 +170,17 @@ class Learner:
             "teacher": rollout.teacher,
         }
         data = jax.tree.map(lambda x: x.reshape((config.batch_size,) + x.shape[2:]), data)
+        minibatch_shape = (config.ppo.num_minibatches, config.minibatch_size)
 
         def epoch(carry, key):
-            params, opt_state = carry
             order = jax.random.permutation(key, config.batch_size)
-            minibatches = jax.tree.map(
-                lambda x: x[order].reshape((config.ppo.num_minibatches, config.minibatch_size) + x.shape[1:]), data
-            )
+            minibatches = jax.tree.map(lambda x: x[order].reshape(minibatch_shape + x.shape[1:]), data)
 
             def minibatch(carry, batch):
-                params, opt_state, metrics = self.gradient_step(*carry, batch, hparams, distill)
+                params, opt_state, metrics = self.gradient_step(config, *carry, batch, distill)
                 return (params, opt_state), metrics
 
-            (params, opt_state), metrics = jax.lax.scan(minibatch, (params, opt_state), minibatches)
-            return (params, opt_state), metrics
+            return jax.lax.scan(minibatch, carry, minibatches)
 
         key, epoch_key = jax.random.split(state.key)
         (params, opt_state), metrics = jax.lax.scan(
@@ -214,20 +190,74 @@ class Learner:
         ended = rollout.done.astype(jnp.float32)
         metrics.update(
             distill_coefficient=distill,
+            explained_variance=1.0 - jnp.var(target - rollout.value) / (jnp.var(target) + 1e-8),
             episodes=ended.sum(),
-            successes=(rollout.success.astype(jnp.float32)).sum(),
+            successes=rollout.success.astype(jnp.float32).sum(),
             return_sum=(rollout.episode_return * ended).sum(),
             length_sum=(rollout.episode_length * ended).sum(),
             teacher_agreement=(rollout.teacher * jax.nn.one_hot(rollout.action, self.env.num_actions)).sum(-1).mean(),
         )
-        state = state.replace(params=params, opt_state=opt_state, key=key, update=state.update + 1)
+        state = state.replace(params=params, opt_state=opt_state, key=key, updates_done=state.updates_done + 1)
         return state, metrics
 
-    def chunk(self, state: TrainState, hparams: Hyperparams) -> tuple[TrainState, dict]:
+    def chunk(self, config: TrainConfig, state: TrainState) -> tuple[TrainState, dict]:
         """updates_per_chunk updates in one `lax.scan`; metrics stacked along a leading axis."""
-        return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=self.config.updates_per_chunk)
+        return jax.lax.scan(lambda s, _: self.update(config, s), state, None, length=config.updates_per_chunk)
 
-    def act(self, params, observation: jax.Array, key: jax.Array, greedy: bool) -> jax.Array:
-        """The student's actions for a batch of observations."""
-        logits, _ = self.policy(params, observation)
-        return jnp.argmax(logits, axis=-1) if greedy else jax.random.categorical(key, logits)
+
+def build(config: TrainConfig) -> tuple[envs.Environment, teacher_cache.Table | None]:
+    """The environment and teacher table of a configuration; every error before compiling."""
+    try:
+        env = envs.make(config.task)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    table = None
+    if config.uses_teacher:
+        if config.task not in envs.TASKS:
+            raise ConfigError(f"no teacher exists for {config.task}; train it with --method ppo")
+        table = teacher_cache.load(config.teacher or config.task, task=config.task)
+    return env, table
+
+
+def stack(trees: list):
+    """One pytree whose leaves stack those of `trees` along a new leading axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack([jnp.asarray(leaf) for leaf in leaves]), *trees)
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """A compiled training program over all members of a run (every seed of every setting)."""
+
+    config: TrainConfig
+    learner: Learner
+    members: TrainConfig  # each member's configuration: the traced leaves stacked along axis 0
+    compiled: Callable | None  # (members, state) -> (state, metrics); None if not compiled
+    compile_seconds: float
+
+    def init(self) -> TrainState:
+        """Fresh states of every member, stacked."""
+        return jax.vmap(self.learner.init)(self.members, member_seeds(self.config))
+
+    def chunk(self, state: TrainState) -> tuple[TrainState, dict]:
+        """`updates_per_chunk` updates of every member; metrics float32[M, updates_per_chunk]."""
+        return self.compiled(self.members, state)
+
+
+def member_seeds(config: TrainConfig) -> jax.Array:
+    return jnp.asarray([seed for seed, _ in config.members])
+
+
+def make_train(config: TrainConfig, env: envs.Environment | None = None,
+               table: teacher_cache.Table | None = None, compile: bool = True) -> Program:
+    """The training program of `config`, compiled ahead of time unless `compile=False` (environment
+    and table built from the configuration unless given, e.g. a probe environment in the tests)."""
+    if env is None:
+        env, table = build(config)
+    learner = Learner(env, table)
+    members = stack([config.with_setting(setting) for _, setting in config.members])
+    if not compile:
+        return Program(config, learner, members, None, 0.0)
+    start = time.perf_counter()
+    state = jax.eval_shape(jax.vmap(learner.init), members, member_seeds(config))
+    compiled = jax.jit(jax.vmap(learner.chunk)).lower(members, state).compile()
+    return Program(config, learner, members, compiled, time.perf_counter() - start)

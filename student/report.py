@@ -1,10 +1,10 @@
 """Pictures of a run: learning curves (PNG) and the trained student at work (GIF)."""
 
 import dataclasses
-import json
 
 import jax
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -12,20 +12,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 from envs.episodes import episode_frames, save_gif  # noqa: E402
 
 
-def plot(metrics_path: str, out_path: str, config) -> None:
-    """Success rate and return against frames, per seed (training episodes and evaluations)."""
-    with open(metrics_path) as file:
-        rows = [json.loads(line) for line in file if line.strip()]
+def member_label(row: dict) -> str:
+    setting = ", ".join(f"{name}={value:g}" for name, value in row.get("setting", {}).items())
+    return f"seed {row['seed']}" + (f", {setting}" if setting else "")
+
+
+def plot(rows: list[dict], out_path: str, config) -> None:
+    """Success rate and return against frames, per member (training episodes and evaluations)."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for seed in config.seeds:
-        mine = [r for r in rows if r["seed"] == seed]
-        frames = [r["frames"] for r in mine if r["success_rate"] is not None]
-        axes[0].plot(frames, [r["success_rate"] for r in mine if r["success_rate"] is not None],
-                     alpha=0.5, label=f"seed {seed} (training episodes)")
+    for label in dict.fromkeys(member_label(r) for r in rows):
+        mine = [r for r in rows if member_label(r) == label]
+        trained = [r for r in mine if r["success_rate"] is not None]
         evaluated = [r for r in mine if "eval_success_rate" in r]
-        axes[0].plot([r["frames"] for r in evaluated], [r["eval_success_rate"] for r in evaluated],
-                     marker=".", label=f"seed {seed} (evaluation)")
-        axes[1].plot(frames, [r["mean_return"] for r in mine if r["mean_return"] is not None], alpha=0.5)
+        axes[0].plot([r["frames"] for r in trained], [r["success_rate"] for r in trained], alpha=0.5,
+                     label=f"{label} (training episodes)")
+        axes[0].plot([r["frames"] for r in evaluated], [r["eval_success_rate"] for r in evaluated], marker=".",
+                     label=f"{label} (evaluation)")
+        axes[1].plot([r["frames"] for r in trained], [r["mean_return"] for r in trained], alpha=0.5)
         axes[1].plot([r["frames"] for r in evaluated], [r["eval_mean_return"] for r in evaluated], marker=".")
     axes[0].set(xlabel="frames (per seed)", ylabel="success rate", ylim=(-0.02, 1.02), title=f"{config.task}, {config.method}")
     axes[1].set(xlabel="frames (per seed)", ylabel="mean return", title="return")
@@ -35,10 +38,29 @@ def plot(metrics_path: str, out_path: str, config) -> None:
     plt.close(figure)
 
 
-def animate(learner, params, episodes: int, out_path: str, seed: int = 7) -> None:
-    """A GIF of the student (one seed's parameters) playing `episodes` episodes one after another."""
+def plot_sweep(rows: list[dict], out_path: str, config) -> None:
+    """A sweep's settings compared: evaluation success rate against frames, mean over seeds, with its range."""
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for setting in config.settings:
+        evaluated = [r for r in rows if r.get("setting") == setting and "eval_success_rate" in r]
+        frames = sorted({r["frames"] for r in evaluated})
+        per_frame = [[r["eval_success_rate"] for r in evaluated if r["frames"] == f] for f in frames]
+        label = ", ".join(f"{name}={value:g}" for name, value in setting.items())
+        line, = axis.plot(frames, [np.mean(v) for v in per_frame], marker=".", label=label)
+        axis.fill_between(frames, [min(v) for v in per_frame], [max(v) for v in per_frame],
+                          color=line.get_color(), alpha=0.2)
+    axis.set(xlabel="frames (per seed)", ylabel="evaluation success rate", ylim=(-0.02, 1.02),
+             title=f"{config.task}, {config.method}: sweep over {len(config.seeds)} seed(s)")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out_path, dpi=100)
+    plt.close(figure)
+
+
+def animate(learner, config, params, episodes: int, out_path: str, seed: int = 7) -> None:
+    """A GIF of one member's student (its configuration and parameters) playing `episodes` episodes."""
     env = dataclasses.replace(learner.env, autoreset=False)
-    act = jax.jit(lambda obs, key: learner.act(params, obs[None], key, learner.config.eval_greedy)[0])
+    act = jax.jit(lambda obs, key: learner.act(config, params, obs[None], key)[0])
     frames = []
     for key in jax.random.split(jax.random.PRNGKey(seed), episodes):
         frames += episode_frames(env, act, key, max_frames=env.max_steps + 1)

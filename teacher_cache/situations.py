@@ -136,11 +136,6 @@ def thing_cells(maps: jax.Array, thing: Thing) -> jax.Array:
     return matches & ~at_agent(maps)
 
 
-def held_cell(maps: jax.Array) -> jax.Array:
-    """uint8[3, B]: (object, colour, state) shown at the agent's cell: what it holds."""
-    return jnp.where(at_agent(maps)[:, :, None], maps[:, :, :3], 0).max(axis=(0, 1))
-
-
 def any_cell(mask: jax.Array) -> jax.Array:
     """bool[B]: whether any cell of bool[H, W, B] is set (a uint8 max: XLA's CPU loop for a
     boolean `any` over major axes is ten times slower)."""

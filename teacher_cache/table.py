@@ -81,6 +81,12 @@ def default_path(task: str) -> str:
     return os.path.join(TABLES_DIR, f"{task}.authors.json")
 
 
+def shipped_paths(task: str) -> list[str]:
+    """Every table shipped for a task (the authors' first, then those built here), sorted."""
+    names = sorted(name for name in os.listdir(TABLES_DIR) if name.startswith(f"{task}.") and name.endswith(".json"))
+    return [os.path.join(TABLES_DIR, name) for name in sorted(names, key=lambda n: ".authors." not in n)]
+
+
 def _check(condition: bool, path: str, problem: str):
     if not condition:
         raise TableError(f"teacher table {path}: {problem}")

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from flax import struct
 from navix import StepType, Timestep
 
-from envs.doorkey import episode_info
+from envs.environment import Environment
 
 
 class ProbeState(struct.PyTreeNode):
@@ -17,7 +17,7 @@ class ProbeState(struct.PyTreeNode):
 
 
 @dataclasses.dataclass(frozen=True)
-class Probe:
+class Probe(Environment):
     """A one-cell observation `cue` in {0, 1}; `kind` sets the rule:
 
     - "constant": reward 1 each step, terminates after one step: V = 1.
@@ -28,23 +28,22 @@ class Probe:
 
     kind: str
     max_steps: int = 1
-    autoreset: bool = True
-    num_actions: int = 2
-    observation_shape: tuple = (1, 1, 1)
+    num_actions = 2
+    observation_shape = (1, 1, 1)
+    observation_categories = (2,)
+    memory_map = False
 
-    def _timestep(self, t, cue, key, reward, step_type, info):
+    def _timestep(self, t, cue, key, reward, step_type, success):
         observation = jnp.full(self.observation_shape, cue, jnp.uint8)
         return Timestep(t=t, observation=observation, action=jnp.int32(0), reward=reward,
-                        step_type=step_type, state=ProbeState(t, cue, key), info=info)
+                        step_type=step_type, state=ProbeState(t, cue, key), info={"success": success})
 
-    def reset(self, key):
+    def begin(self, key, previous=None):
         key, cue_key = jax.random.split(key)
         cue = jax.random.randint(cue_key, (), 0, 2)
-        observation = jnp.full(self.observation_shape, cue, jnp.uint8)
-        return self._timestep(jnp.int32(0), cue, key, jnp.float32(0), jnp.int32(0),
-                              episode_info(observation, 0.0, 0.0, 0, False))
+        return self._timestep(jnp.int32(0), cue, key, jnp.float32(0), jnp.int32(0), False)
 
-    def step(self, timestep, action):
+    def transition(self, timestep, action):
         state = timestep.state
         t = state.t + 1
         if self.kind == "cue":
@@ -54,13 +53,4 @@ class Probe:
         terminated = jnp.asarray(self.kind != "endless")
         truncated = ~terminated & (t >= self.max_steps)
         step_type = jnp.where(terminated, StepType.TERMINATION, jnp.where(truncated, StepType.TRUNCATION, 0))
-        done = terminated | truncated
-        key, reset_key = jax.random.split(state.key)
-        stepped = self._timestep(t, state.cue, key, reward, step_type.astype(jnp.int32),
-                                 episode_info(timestep.observation, 0.0, reward, t, reward > 0))
-        fresh = self.reset(reset_key)
-        return stepped.replace(
-            t=jnp.where(done, 0, t),
-            observation=jnp.where(done, fresh.observation, stepped.observation),
-            state=jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh.state, stepped.state),
-        )
+        return self._timestep(t, state.cue, state.key, reward, step_type, reward > 0)

@@ -1,4 +1,5 @@
-"""train.py end to end: a run folder that learns, kill-and-resume, evaluation, and config errors."""
+"""train.py end to end: the run folder, kill-and-resume, resume of a run killed before its first
+checkpoint, extending a run, evaluation, sweeps, and configuration errors."""
 
 import json
 import os
@@ -6,69 +7,111 @@ import os
 import pytest
 
 import train
-from student import run
-from student.config import ConfigError, PPOConfig, TrainConfig
+from student import config as configuration
+from student import metrics, run
+from student.config import ConfigError, PPOConfig, Sweep, TrainConfig
 
 QUIET = lambda line: None  # noqa: E731
+# Small and quick: 6 chunks of 2 updates of 16 x 8 frames, one minibatch step per update.
+SMALL = dict(total_frames=6 * 2 * 16 * 8, num_envs=16, num_steps=8, updates_per_chunk=2, checkpoint_every=2,
+             eval_episodes=16, final_eval_episodes=16, gif_episodes=0, seeds=(0, 1),
+             ppo=PPOConfig(update_epochs=1, num_minibatches=1))
+
+
+def without_timing(rows):
+    return [{k: v for k, v in r.items() if k not in metrics.TIMING_FIELDS} for r in rows]
+
+
+def read_rows(run_dir):
+    return metrics.read(os.path.join(run_dir, "metrics.jsonl"))
 
 
 @pytest.fixture(scope="module")
-def short_run(tmp_path_factory):
-    """A short SimpleDoorKey run with the soft teacher."""
-    out = str(tmp_path_factory.mktemp("runs") / "short")
-    config = TrainConfig(total_frames=60_000, num_envs=64, num_steps=16, updates_per_chunk=15,
-                         eval_episodes=100, final_eval_episodes=200, gif_episodes=1, out=out)
+def whole(tmp_path_factory):
+    """A small run never interrupted."""
+    config = TrainConfig(**{**SMALL, "gif_episodes": 1}, out=str(tmp_path_factory.mktemp("runs") / "whole"))
     run_dir, final = run.train(config, log=QUIET)
     return run_dir, final
 
 
-def test_a_short_run_learns_and_fills_its_run_folder(short_run):
-    run_dir, final = short_run
+def test_a_run_fills_its_run_folder(whole):
+    run_dir, final = whole
     assert sorted(os.listdir(run_dir)) == ["checkpoints", "config.json", "eval.json", "metrics.jsonl",
                                            "progress.png", "student.gif"]
-    rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
-    assert [r["update"] for r in rows] == list(range(1, 61))
+    rows = read_rows(run_dir)
+    assert [(r["update"], r["seed"]) for r in rows] == [(u, s) for u in range(1, 13) for s in (0, 1)]
     for field in ("frames", "success_rate", "mean_return", "mean_length", "distill_coefficient", "loss",
-                  "policy_loss", "value_loss", "entropy", "distill_loss"):
+                  "policy_loss", "value_loss", "entropy", "distill_loss", "approx_kl", "clip_fraction",
+                  "explained_variance", "seconds", "train_seconds", "compile_seconds"):
         assert field in rows[0]
-    evaluations = [r["eval_success_rate"] for r in rows if "eval_success_rate" in r]
-    assert evaluations[0] < 0.2  # the untrained policy almost never opens the door
-    assert final["success_rate"] > 0.6  # well above it after 60k frames
+    assert sum("eval_success_rate" in r for r in rows) == 6 * 2  # one evaluation per chunk and seed
     saved = json.load(open(os.path.join(run_dir, "eval.json")))
-    assert {"success_rate", "mean_return", "mean_length", "episodes", "frames"} <= set(saved)
-    assert saved["frames"] == 61_440 and saved["episodes"] == 200
+    assert saved == final and saved["frames"] == 12 * 128 and saved["episodes"] == 16
+    assert [s["seed"] for s in saved["per_seed"]] == [0, 1]
+    recorded = json.load(open(os.path.join(run_dir, "config.json")))
+    assert configuration.from_dict(recorded["config"]) == TrainConfig(**{**SMALL, "gif_episodes": 1}, out=run_dir)
 
 
-def test_evaluate_reads_the_last_checkpoint(short_run, capsys):
-    run_dir, final = short_run
-    assert train.main(["--evaluate", run_dir, "--final-eval-episodes", "200"]) == 0
+def test_evaluate_reads_the_last_checkpoint(whole, capsys):
+    run_dir, final = whole
+    assert train.main(["evaluate", run_dir, "--episodes", "16"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["frames"] == 61_440 and report["episodes"] == 200
+    assert report["frames"] == 12 * 128 and report["episodes"] == 16
     assert report["success_rate"] == pytest.approx(final["success_rate"])  # same checkpoint, same key
 
 
-def strip_timing(rows):
-    return [{k: v for k, v in r.items() if k not in run.TIMING_FIELDS} for r in rows]
+class Killed(Exception):
+    pass
 
 
-def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    config = dict(total_frames=6 * 2 * 16 * 8, num_envs=16, num_steps=8, updates_per_chunk=2, checkpoint_every=2,
-                  eval_episodes=20, final_eval_episodes=20, gif_episodes=0, seeds=(0, 1))
-    whole, _ = run.train(TrainConfig(out=str(tmp_path / "whole"), **config), log=QUIET)
-
-    class Killed(Exception):
-        pass
-
-    def crash_after_chunk(index):
-        if index == 2:  # chunk 3 of 6 ran and was logged, but the last checkpoint is after chunk 2
+def kill_after(chunk):
+    def on_chunk(index):
+        if index == chunk:
             raise Killed
 
-    with pytest.raises(Killed):
-        run.train(TrainConfig(out=str(tmp_path / "broken"), **config), on_chunk=crash_after_chunk, log=QUIET)
-    assert train.main(["--resume", str(tmp_path / "broken")]) == 0
-    read = lambda name: [json.loads(line) for line in open(tmp_path / name / "metrics.jsonl")]
-    assert strip_timing(read("broken")) == strip_timing(read("whole"))
-    assert json.load(open(tmp_path / "broken" / "eval.json")) == json.load(open(os.path.join(whole, "eval.json")))
+    return on_chunk
+
+
+def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(whole, tmp_path):
+    broken = str(tmp_path / "broken")
+    with pytest.raises(Killed):  # chunk 3 of 6 ran and was logged; the last checkpoint is after chunk 2
+        run.train(TrainConfig(out=broken, **SMALL), on_chunk=kill_after(2), log=QUIET)
+    assert train.main(["resume", broken]) == 0
+    assert without_timing(read_rows(broken)) == without_timing(read_rows(whole[0]))
+    assert json.load(open(os.path.join(broken, "eval.json"))) == whole[1]
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(whole, tmp_path):
+    early = str(tmp_path / "early")
+    with pytest.raises(Killed):  # killed after its first chunk, before any checkpoint
+        run.train(TrainConfig(out=early, **SMALL), on_chunk=kill_after(0), log=QUIET)
+    assert not os.listdir(os.path.join(early, "checkpoints"))
+    assert train.main(["resume", early]) == 0
+    assert without_timing(read_rows(early)) == without_timing(read_rows(whole[0]))
+
+
+def test_resume_extends_a_finished_run_and_refuses_other_changes(whole, tmp_path, capsys):
+    import shutil
+
+    extended = str(tmp_path / "extended")
+    shutil.copytree(whole[0], extended)
+    assert train.main(["resume", extended, "--num-envs", "32"]) == 2
+    assert "--num-envs cannot change when resuming" in capsys.readouterr().err
+    assert train.main(["resume", extended, "--total-frames", str(8 * 2 * 16 * 8)]) == 0
+    rows = read_rows(extended)
+    assert rows[-1]["update"] == 16 and without_timing(rows[:24]) == without_timing(read_rows(whole[0]))
+    assert configuration.read(extended).total_frames == 8 * 2 * 16 * 8
+    assert json.load(open(os.path.join(extended, "eval.json")))["frames"] == 16 * 128
+
+
+def test_a_sweep_trains_its_grid_in_one_run_folder(tmp_path):
+    out = str(tmp_path / "sweep")
+    config = TrainConfig(**{**SMALL, "total_frames": 2 * 128, "seeds": (0,), "gif_episodes": 0},
+                         out=out, sweep=Sweep(learning_rate=(1e-4, 1e-2)))
+    _, final = run.train(config, log=QUIET)
+    assert {(r["seed"], r["setting"]["learning_rate"]) for r in read_rows(out)} == {(0, 1e-4), (0, 1e-2)}
+    assert [s["setting"] for s in final["per_setting"]] == [{"learning_rate": 1e-4}, {"learning_rate": 1e-2}]
+    assert os.path.exists(os.path.join(out, "sweep.png"))
 
 
 @pytest.mark.parametrize(
@@ -79,22 +122,25 @@ def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
         (["--method", "ppo", "--teacher", "x.json"], "--teacher has no effect"),
         (["--seeds", "1", "1"], "distinct seeds"),
         (["--distill.start", "5"], "--distill.start has no effect with --distill.preset measured"),
+        (["--sweep.distill-start", "1", "5"], "--sweep.distill-start has no effect with --distill.preset measured"),
+        (["--sweep.learning-rate", "0.1", "-1"], "--ppo.learning-rate, --ppo.clip-eps and --ppo.max-grad-norm"),
         (["--task", "Navix-DoorKey-5x5-v0"], "no teacher exists"),
         (["--task", "DoorKey"], "unknown task"),
         (["--task", "SimpleDoorKey", "--teacher", "teacher_cache/tables/ColoredDoorKey.authors.json"],
          "the table is for ColoredDoorKey, not SimpleDoorKey"),
-        (["--resume", "/no/such/run"], "does not exist"),
-        (["--evaluate", "/tmp"], "not a run folder"),
+        (["resume", "/no/such/run"], "does not exist"),
+        (["evaluate", "/tmp"], "not a run folder"),
     ],
 )
 def test_bad_configurations_are_refused_before_anything_compiles(arguments, message, capsys, tmp_path):
-    assert train.main(arguments + ["--out", str(tmp_path / "never")]) == 2
+    out = [] if arguments[0] in ("resume", "evaluate") else ["--out", str(tmp_path / "never")]
+    assert train.main(arguments + out) == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "never" / "checkpoints")
 
 
-def test_a_run_folder_is_never_overwritten(short_run, capsys):
-    run_dir, _ = short_run
+def test_a_run_folder_is_never_overwritten(whole, capsys):
+    run_dir, _ = whole
     before = open(os.path.join(run_dir, "metrics.jsonl")).read()
     assert train.main(["--out", run_dir, "--total-frames", "1000"]) == 2
     assert "already holds a run" in capsys.readouterr().err
@@ -104,3 +150,14 @@ def test_a_run_folder_is_never_overwritten(short_run, capsys):
 def test_config_checks_say_what_to_change():
     with pytest.raises(ConfigError, match="pick a divisor, e.g. 1, 2, 4"):
         TrainConfig(num_envs=3, num_steps=4, ppo=PPOConfig(num_minibatches=8))
+
+
+@pytest.mark.slow
+def test_a_short_run_learns_simpledoorkey_on_every_seed(tmp_path):
+    config = TrainConfig(total_frames=61_440, updates_per_chunk=15, eval_episodes=100, final_eval_episodes=200,
+                         gif_episodes=0, seeds=(0, 1, 2), out=str(tmp_path / "learns"))
+    _, final = run.train(config, log=QUIET)
+    first_evaluations = [r["eval_success_rate"] for r in read_rows(config.out) if "eval_success_rate" in r][:3]
+    assert max(first_evaluations) < 0.3  # the untrained policy rarely opens the door
+    # Measured: 0.8-1.0 per seed at 61,440 frames; the bound leaves room for other CPUs.
+    assert all(seed["success_rate"] > 0.5 for seed in final["per_seed"])

@@ -1,0 +1,69 @@
+"""The run folder: created once with `config.json` (the configuration, the teacher's
+provenance, package versions, devices), never overwritten."""
+
+import dataclasses
+import datetime
+import json
+import os
+from importlib import metadata
+
+import jax
+
+from student import config as configuration
+from teacher_cache.table import write_atomically
+from student.config import ConfigError, TrainConfig
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+EVALUATION = "eval.json"
+
+
+def default_path(config: TrainConfig) -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join("runs", f"{config.task}-{config.method}-{stamp}")
+
+
+def versions() -> dict:
+    """Installed versions of the packages a run depends on."""
+    found = {}
+    for name in ("jax", "jaxlib", "flax", "optax", "navix", "orbax-checkpoint", "llm4teach-jax"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def create(config: TrainConfig, table) -> str:
+    """Creates the run folder and writes config.json; refuses one that already holds a run."""
+    run_dir = config.out or default_path(config)
+    if os.path.exists(os.path.join(run_dir, CONFIG)):
+        raise ConfigError(f"{run_dir} already holds a run; continue it with `train.py resume {run_dir}` "
+                          f"or pick another --out")
+    os.makedirs(run_dir, exist_ok=True)
+    record = {
+        "config": configuration.to_dict(config),
+        "derived": {
+            "batch_size": config.batch_size, "minibatch_size": config.minibatch_size,
+            "num_updates": config.num_updates, "frames_per_seed": config.num_updates * config.batch_size,
+            "distill_schedule": dataclasses.asdict(config.distill.resolved()),
+            "members": [{"seed": seed, "setting": setting} for seed, setting in config.members],
+        },
+        "teacher": None if table is None else {"path": table.path, "provenance": table.provenance},
+        "versions": versions(),
+        "devices": [str(d) for d in jax.devices()],
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    with open(os.path.join(run_dir, CONFIG), "w") as file:
+        json.dump(record, file, indent=2)
+    return run_dir
+
+
+def extend(run_dir: str, config: TrainConfig) -> None:
+    """Records a configuration changed on resume (e.g. more frames) in config.json."""
+    path = os.path.join(run_dir, CONFIG)
+    with open(path) as file:
+        record = json.load(file)
+    record["config"] = configuration.to_dict(config)
+    record["derived"].update(num_updates=config.num_updates, frames_per_seed=config.num_updates * config.batch_size)
+    write_atomically(path, json.dumps(record, indent=2))

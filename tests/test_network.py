@@ -1,0 +1,76 @@
+"""What the student sees: cell codes, the egocentric view under rotation, and the network's shapes."""
+
+import functools
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import envs
+from envs import codes
+from student import network
+
+CATEGORIES = codes.MEMORY_MAP_CATEGORIES
+DIRECTION_STRIDE = int(np.prod(CATEGORIES[:3]))  # a code's direction part: code // DIRECTION_STRIDE
+
+
+@functools.cache
+def visited_maps(task="ColoredDoorKey", n=64, steps=12):
+    """Memory maps of random play: some keys seen, some held, all four headings."""
+    env = envs.make(task)
+    timestep = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(3), n))
+    step = jax.jit(jax.vmap(env.step))
+    for i in range(steps):
+        timestep = step(timestep, jax.random.randint(jax.random.PRNGKey(i), (n,), 0, 6))
+    return np.asarray(timestep.observation)
+
+
+def rotated(maps: np.ndarray) -> np.ndarray:
+    """The maps turned a quarter anticlockwise (as drawn, y down), the agent's heading turned with them."""
+    turned = np.rot90(maps, k=1, axes=(1, 2)).copy()
+    heading = turned[..., 3]
+    # east -> north, south -> east, west -> south, north -> west
+    turned[..., 3] = np.where(heading == codes.NO_DIRECTION, heading, (heading + 3) % 4)
+    return turned
+
+
+def view(maps, radius=6):
+    return np.asarray(network.inputs(jnp.asarray(maps), maps.shape[1:], CATEGORIES, radius))
+
+
+def test_cell_codes_fold_the_channels_and_clip_out_of_range_values():
+    cell = jnp.array([[[[5, 2, 0, 4], [40, 9, 9, 9]]]], jnp.uint8)  # a blue key; codes past every range
+    folded = network.cell_codes(cell, CATEGORIES)
+    chex.assert_shape(folded, (1, 2))
+    assert int(folded[0, 0]) == 5 + 11 * 2 + 66 * 0 + 198 * 4
+    assert int(folded[0, 1]) == 10 + 11 * 5 + 66 * 2 + 198 * 4
+
+
+def test_the_egocentric_view_is_the_same_in_a_rotated_world():
+    maps = visited_maps()
+    original, turned = view(maps), view(rotated(maps))
+    centre = original.shape[1] // 2  # the agent's own cell: its heading changed with the world
+    others = np.arange(original.shape[1]) != centre
+    np.testing.assert_array_equal(original[:, others], turned[:, others])
+    np.testing.assert_array_equal(original[:, centre] % DIRECTION_STRIDE, turned[:, centre] % DIRECTION_STRIDE)
+
+
+def test_the_egocentric_view_puts_what_lies_ahead_above_the_agent():
+    layout = {"room": [8, 8], "door": [7, 3, "red"], "keys": [[4, 3, "red"]], "agent": [2, 3, codes.EAST]}
+    timestep = envs.from_layout("SimpleDoorKey", layout)
+    radius = 3
+    cells = view(np.asarray(timestep.observation)[None], radius)[0].reshape(2 * radius + 1, 2 * radius + 1)
+    # Two cells ahead of the agent (row radius - 2, centre column): the red key, seen in its first view.
+    assert cells[radius - 2, radius] % DIRECTION_STRIDE == codes.KEY + 11 * codes.RED
+    assert cells[radius, radius] // DIRECTION_STRIDE == codes.EAST  # the agent's own cell: its heading
+    assert cells[radius + 3, radius] == 0  # behind the agent, never seen
+
+
+def test_the_actor_critic_gives_logits_and_a_value_per_observation():
+    cells = view(visited_maps()[:5])
+    model = network.ActorCritic(num_actions=7, num_codes=int(np.prod(CATEGORIES)), embed=4, hidden=16)
+    params = model.init(jax.random.PRNGKey(0), cells[:1])
+    logits, value = model.apply(params, cells)
+    chex.assert_shape([logits, value], [(5, 7), (5,)])
+    chex.assert_tree_all_finite((logits, value))
