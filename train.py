@@ -12,6 +12,7 @@
 
 import dataclasses
 import json
+import os
 import sys
 
 import tyro
@@ -77,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 2
-    from student import evaluation, run  # JAX starts only once the options are known to be good
+    import jax  # JAX starts only once the options are known to be good
+
+    # Compiled programs are kept between runs (a resumed or repeated run skips most of its compile).
+    cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "llm4teach-jax", "xla")
+    jax.config.update("jax_compilation_cache_dir", cache)
+    from student import evaluation, run
 
     try:
         if isinstance(command, Evaluate):

@@ -1,7 +1,7 @@
 """Frames until evaluation success ≥ 0.9 on a task, per method, over several seeds (trained at once).
 
     python -m bench.sample_efficiency [--task SimpleDoorKey] [--methods llm4teach ppo]
-        [--seeds 0 1 2 3 4] [--max-frames 400000] [--train.num-envs 256 ...]
+        [--seeds 0 1 2 3 4] [--max-frames 400000] [--num-envs 64 1024] [--train.ppo.learning-rate 3e-4 ...]
 
 Each method trains all seeds as one batch with this project's defaults (`--train.*`
 overrides any training option), evaluates every chunk of updates on fresh episodes,
@@ -10,6 +10,7 @@ threshold, with the training seconds to it (compile and evaluations apart).
 """
 
 import dataclasses
+import itertools
 import os
 import statistics
 import tempfile
@@ -33,6 +34,10 @@ class Options:
     threshold: float = 0.9
     eval_episodes: int = 200
     """Evaluation episodes per seed."""
+    num_envs: tuple[int, ...] = (64,)
+    """Environment counts to measure, each with the large-batch recipe unless --train.* sets otherwise."""
+    eval_frames: int = 10_240
+    """Frames per seed between evaluations (sets updates per chunk: the resolution of the result)."""
     train: TrainConfig = TrainConfig()
     """Any other training option (task, method, seeds and frames are set above)."""
 
@@ -57,14 +62,16 @@ def median_or_none(values: list) -> float | None:
 def main(options: Options) -> None:
     print(f"# {options.task}: frames per seed until evaluation success >= {options.threshold} "
           f"({options.eval_episodes} episodes per evaluation), {jax.devices()[0].platform}")
-    print("| method | envs | seeds | frames per seed | median frames | median updates | median train s | compile s |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|")
-    for method in options.methods:
+    print("| method | envs | steps, epochs x minibatches | seeds | frames per seed | median frames | median updates "
+          "| median gradient steps | median train s | compile s |")
+    print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|")
+    for method, num_envs in itertools.product(options.methods, options.num_envs):
         with tempfile.TemporaryDirectory() as folder:
             config = options.train.replace(
-                task=options.task, method=method, seeds=options.seeds, total_frames=options.max_frames,
-                eval_episodes=options.eval_episodes, final_eval_episodes=options.eval_episodes, gif_episodes=0,
-                out=os.path.join(folder, "run"))
+                task=options.task, method=method, num_envs=num_envs, seeds=options.seeds,
+                total_frames=options.max_frames, eval_episodes=options.eval_episodes,
+                final_eval_episodes=options.eval_episodes, gif_episodes=0, out=os.path.join(folder, "run"))
+            config = config.replace(updates_per_chunk=max(1, round(options.eval_frames / config.batch_size)))
             run_dir, _ = run.train(config, log=lambda line: None)
             rows = metrics.read(os.path.join(run_dir, "metrics.jsonl"))
         first = first_reaching(rows, config.seeds, options.threshold)
@@ -74,9 +81,12 @@ def main(options: Options) -> None:
         median_text = f"{median:,.0f}" if median is not None else f"not reached within {config.num_updates * config.batch_size:,}"
         updates = median_or_none([r["update"] if r else None for r in first.values()])
         wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
-        print(f"| {method} | {config.num_envs} | {len(frames)} | {shown} | {median_text} "
-              f"| {'-' if updates is None else f'{updates:,.0f}'} | {'-' if wall is None else f'{wall:.0f}'} "
-              f"| {rows[0]['compile_seconds']:.0f} |", flush=True)
+        steps_per_update = config.ppo.update_epochs * config.ppo.num_minibatches
+        print(f"| {method} | {config.num_envs} | {config.num_steps}, {config.ppo.update_epochs} x "
+              f"{config.ppo.num_minibatches} | {len(frames)} | {shown} | {median_text} "
+              f"| {'-' if updates is None else f'{updates:,.0f}'} "
+              f"| {'-' if updates is None else f'{updates * steps_per_update:,.0f}'} "
+              f"| {'-' if wall is None else f'{wall:.0f}'} | {rows[0]['compile_seconds']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

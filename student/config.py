@@ -58,10 +58,10 @@ class PPOConfig:
     """Weight of the value loss."""
     max_grad_norm: float = 0.5
     """Gradients are clipped to this global norm."""
-    update_epochs: int = static_field(4)
-    """Passes over each rollout."""
-    num_minibatches: int = static_field(4)
-    """Minibatches per pass; must divide num_envs * num_steps."""
+    update_epochs: int | None = static_field(None)
+    """Passes over each rollout (default: the large-batch recipe for --num-envs)."""
+    num_minibatches: int | None = static_field(None)
+    """Minibatches per pass; must divide num_envs * num_steps (default: the large-batch recipe)."""
 
 
 @struct.dataclass
@@ -123,6 +123,20 @@ Sweep = dataclasses.make_dataclass(
 Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting with every seed (one vmap)."
 
 
+# The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches).
+# Gradient steps per frame, not environments, set the pace of learning: as environments grow,
+# rollouts shorten and epochs and minibatches grow, so that every update still takes
+# dozens of gradient steps on a few thousand frames (measured: README, "Many environments").
+RECIPE = ((64, 16, 4, 4), (256, 8, 8, 8), (1024, 4, 8, 8), (None, 2, 8, 8))
+
+
+def recipe(num_envs: int) -> dict[str, int]:
+    """The recipe's rollout steps, epochs and minibatches for a number of environments."""
+    for most, num_steps, update_epochs, num_minibatches in RECIPE:
+        if most is None or num_envs <= most:
+            return {"num_steps": num_steps, "update_epochs": update_epochs, "num_minibatches": num_minibatches}
+
+
 @struct.dataclass
 class TrainConfig:
     """Train a student with PPO and the LLM teacher's distillation term."""
@@ -136,10 +150,11 @@ class TrainConfig:
     total_frames: int = static_field(300_000)
     """Environment frames per seed (rounded up to whole chunks of updates)."""
     num_envs: int = static_field(64)
-    """Environments stepped in parallel, per seed (64: the best sample efficiency measured; raise it
-    for throughput on a GPU)."""
-    num_steps: int = static_field(16)
-    """Steps per environment in each rollout."""
+    """Environments stepped in parallel, per seed. Unless set, --num-steps, --ppo.update-epochs and
+    --ppo.num-minibatches follow the large-batch recipe for this number (up to 64: 16 steps, 4 epochs
+    x 4 minibatches; 256: 8, 8 x 8; 1024: 4, 8 x 8; more: 2, 8 x 8)."""
+    num_steps: int | None = static_field(None)
+    """Steps per environment in each rollout (default: the large-batch recipe for --num-envs)."""
     seeds: tuple[int, ...] = static_field((0,))
     """Seeds trained at once, as a batch axis."""
     out: str | None = static_field(None)
@@ -162,10 +177,28 @@ class TrainConfig:
     distill: DistillConfig = DistillConfig()
     network: NetworkConfig = static_field(NetworkConfig())
     sweep: Sweep = static_field(Sweep())
+    recipe_fields: Annotated[tuple[str, ...], tyro.conf.Suppress] = static_field(())
+    """The fields left to the large-batch recipe (filled for num_envs, refilled when it changes)."""
 
     def __post_init__(self):
+        self.apply_recipe()
         if is_concrete(self):
             self.check()
+
+    def apply_recipe(self):
+        """Fills the rollout length, epochs and minibatches left unset (None) from `RECIPE` for num_envs."""
+        current = {"num_steps": self.num_steps, "update_epochs": self.ppo.update_epochs,
+                   "num_minibatches": self.ppo.num_minibatches}
+        auto = tuple(name for name, value in current.items() if value is None or name in self.recipe_fields)
+        if not auto:
+            return
+        values = recipe(self.num_envs)
+        object.__setattr__(self, "recipe_fields", auto)
+        if "num_steps" in auto:
+            object.__setattr__(self, "num_steps", values["num_steps"])
+        ppo = {name: values[name] for name in ("update_epochs", "num_minibatches") if name in auto}
+        if ppo:
+            object.__setattr__(self, "ppo", self.ppo.replace(**ppo))
 
     @property
     def batch_size(self) -> int:

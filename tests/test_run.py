@@ -9,7 +9,7 @@ import pytest
 import train
 from student import config as configuration
 from student import metrics, run
-from student.config import ConfigError, PPOConfig, Sweep, TrainConfig
+from student.config import PPOConfig, Sweep, TrainConfig
 
 QUIET = lambda line: None  # noqa: E731
 # Small and quick: 6 chunks of 2 updates of 16 x 8 frames, one minibatch step per update.
@@ -145,11 +145,6 @@ def test_a_run_folder_is_never_overwritten(whole, capsys):
     assert train.main(["--out", run_dir, "--total-frames", "1000"]) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert open(os.path.join(run_dir, "metrics.jsonl")).read() == before
-
-
-def test_config_checks_say_what_to_change():
-    with pytest.raises(ConfigError, match="pick a divisor, e.g. 1, 2, 4"):
-        TrainConfig(num_envs=3, num_steps=4, ppo=PPOConfig(num_minibatches=8))
 
 
 @pytest.mark.slow

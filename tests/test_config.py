@@ -1,0 +1,54 @@
+"""The configuration: the large-batch recipe, sweeps, checks, and its round trip through config.json."""
+
+import jax
+import pytest
+
+from student import config as configuration
+from student.config import ConfigError, DistillConfig, PPOConfig, Sweep, TrainConfig, recipe
+
+
+def shape(config: TrainConfig) -> tuple[int, int, int]:
+    return config.num_steps, config.ppo.update_epochs, config.ppo.num_minibatches
+
+
+@pytest.mark.parametrize("num_envs, expected", [(16, (16, 4, 4)), (64, (16, 4, 4)), (256, (8, 8, 8)),
+                                                (1024, (4, 8, 8)), (4096, (2, 8, 8)), (16384, (2, 8, 8))])
+def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected):
+    assert shape(TrainConfig(num_envs=num_envs)) == expected
+    assert shape(TrainConfig().replace(num_envs=num_envs)) == expected  # refilled when num_envs changes
+    assert recipe(num_envs) == dict(zip(("num_steps", "update_epochs", "num_minibatches"), expected))
+
+
+def test_what_the_user_sets_is_kept():
+    config = TrainConfig(num_envs=1024, num_steps=16, ppo=PPOConfig(update_epochs=2))
+    assert shape(config) == (16, 2, 8) and config.recipe_fields == ("num_minibatches",)
+    assert shape(config.replace(num_envs=64)) == (16, 2, 4)
+
+
+def test_a_saved_configuration_reads_back_equal(tmp_path):
+    config = TrainConfig(num_envs=1024, seeds=(3, 4), distill=DistillConfig("authors"),
+                         sweep=Sweep(learning_rate=(1e-3, 3e-3)))
+    assert configuration.from_dict(configuration.to_dict(config)) == config
+
+
+def test_traced_and_static_fields():
+    config = TrainConfig()
+    leaves = jax.tree.leaves(config)
+    assert len(leaves) == 7 + 4  # PPO's numbers and the λ schedule; everything else shapes the program
+    assert config.ppo.learning_rate in leaves and config.num_envs not in leaves
+
+
+def test_a_sweep_is_a_grid_of_settings_times_seeds():
+    config = TrainConfig(seeds=(0, 1), sweep=Sweep(learning_rate=(1e-3, 3e-3), ent_coef=(0.0, 0.01, 0.1)))
+    assert len(config.settings) == 6 and len(config.members) == 12
+    seed, setting = config.members[5]  # settings outer, seeds inner: setting 2, seed 1
+    member = config.with_setting(setting)
+    assert (seed, member.ppo.learning_rate, member.ppo.ent_coef) == (1, 1e-3, 0.1)
+    assert member.sweep == Sweep()
+
+
+def test_config_checks_say_what_to_change():
+    with pytest.raises(ConfigError, match="pick a divisor, e.g. 1, 2, 4"):
+        TrainConfig(num_envs=3, num_steps=4, ppo=PPOConfig(num_minibatches=8))
+    with pytest.raises(ConfigError, match="--ppo.gamma must be in"):
+        TrainConfig(sweep=Sweep(gamma=(0.9, 1.5)))
