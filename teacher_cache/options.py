@@ -110,11 +110,6 @@ def nearest(facing: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
     return best // PACK, best % PACK
 
 
-def any_along(mask: jax.Array, axis: int) -> jax.Array:
-    """`mask.any(axis)` as a uint8 max (XLA's CPU loop for a boolean `any` is far slower)."""
-    return mask.astype(jnp.uint8).max(axis=axis) > 0
-
-
 def room_extent(objects: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(bot_x, bot_y) int32[B]: the room's extent as the authors' explore reads it off the objects uint8[H, W, B].
 
@@ -139,48 +134,53 @@ def room_extent(objects: jax.Array) -> tuple[jax.Array, jax.Array]:
 def explore(maps: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(action int32[B], done bool[B]): the authors' explore on memory maps uint8[H, W, 4, B]."""
     height, width = maps.shape[:2]
-    agent = at_agent(maps)
-    # Their map shows the agent's own cell as "agent", whatever it holds.
-    objects = jnp.where(agent, jnp.uint8(codes.AGENT), maps[:, :, 0])
-    # Whole-map passes are few (they cost the most): everything else reads the agent's row and
-    # column, or per-row and per-column summaries, laid out [cells, B].
-    xs, ys = jnp.arange(width)[:, None], jnp.arange(height)[:, None]
-    vectors = jnp.asarray(codes.DIRECTION_VECTORS)
-    agent_row, agent_column = any_along(agent, 1), any_along(agent, 0)  # bool[H, B], bool[W, B]
-    x, y = jnp.where(agent_column, xs, 0).max(axis=0), jnp.where(agent_row, ys, 0).max(axis=0)
-    direction = jnp.where(agent, maps[:, :, 3], 0).max(axis=(0, 1)).astype(jnp.int32)
-    row_objects = jnp.where(agent_row[:, None], objects, 0).max(axis=0)  # uint8[W, B]
-    column_objects = jnp.where(agent_column[None], objects, 0).max(axis=1)  # uint8[H, B]
-    bot_x, bot_y = room_extent(objects)
-    unseen = objects == codes.UNSEEN
-    # Unseen cells of each column above bot_y, and of each row left of bot_x.
-    column_unseen = any_along(unseen & (ys[:, :, None] < bot_y), 0)  # bool[W, B]
-    row_unseen = any_along(unseen & (xs[None] < bot_x), 1)  # bool[H, B]
+    # One plane holds all that explore reads: the objects, and at the agent's cell (which their map
+    # shows as "agent", whatever it holds) AGENT + its direction. Kept apart by the barrier, it is
+    # laid out batch-minor once, not re-read from the maps' own layout by every reduction below.
+    cells = jax.lax.optimization_barrier(jnp.where(at_agent(maps), codes.AGENT + maps[:, :, 3], maps[:, :, 0]))
+    agent = cells >= codes.AGENT
+    objects = jnp.minimum(cells, jnp.uint8(codes.AGENT))
+    ys, xs = (grid.astype(jnp.uint8)[:, :, None] for grid in jnp.indices((height, width)))
+    none = jnp.uint8(255)
 
-    def object_towards(heading):
-        east_west = jnp.where(xs == x + vectors[heading, 0], row_objects, 0).max(axis=0)
-        north_south = jnp.where(ys == y + vectors[heading, 1], column_objects, 0).max(axis=0)
-        return jnp.where(heading % 2 == 0, east_west, north_south)
+    def lowest(cells, where):
+        return jnp.where(where, cells, none).min(axis=(0, 1)).astype(jnp.int32)
+
+    def highest(cells, where):
+        return jnp.where(where, cells, 0).max(axis=(0, 1)).astype(jnp.int32)
+
+    # A few whole-map reductions, then arithmetic on [B]: on CPU the reductions are the cost.
+    x, y = highest(xs, agent), highest(ys, agent)
+    direction = highest(cells - codes.AGENT, agent)
+    around = jnp.stack([highest(objects, shift(agent, d, False)) for d in range(4)])  # the object each way
+    bot_x, bot_y = room_extent(objects)
+    # Their slices of the room's extent [0, bot_x) x [0, bot_y) cut along a heading to the cells from
+    # 2 on: heading east x >= x + 2, south y >= y + 2; west x < x - 1 and north y < y - 1, which
+    # replace (not narrow) bot_x and bot_y. Each holds an unseen cell if the unseen cell
+    # furthest that way lies in it.
+    unseen = objects == codes.UNSEEN
+    above_bot_y, left_of_bot_x = unseen & (ys < bot_y), unseen & (xs < bot_x)
+    west_most, east_most = lowest(xs, above_bot_y), highest(xs, above_bot_y & (xs < bot_x))
+    north_most, south_most = lowest(ys, left_of_bot_x), highest(ys, left_of_bot_x & (ys < bot_y))
 
     def unseen_towards(heading, x, y):
-        # Their slice of the room's extent [0, bot_x) x [0, bot_y), cut along `heading` to the
-        # cells from 2 on: heading east x >= x + 2, south y >= y + 2; heading west x < x - 1
-        # and north y < y - 1, which replace (not narrow) bot_x and bot_y.
-        east = any_along(column_unseen & (xs >= x + 2) & (xs < bot_x), 0)
-        south = any_along(row_unseen & (ys >= y + 2) & (ys < bot_y), 0)
-        west = any_along(column_unseen & (xs < x - 1), 0)
-        north = any_along(row_unseen & (ys < y - 1), 0)
+        east, south = east_most >= x + 2, south_most >= y + 2
+        west, north = (west_most < x - 1) & (west_most != none), (north_most < y - 1) & (north_most != none)
         return jnp.choose(heading, [east, south, west, north], mode="clip")
+
+    def towards(values, heading):
+        return jnp.take_along_axis(values, heading[None], axis=0)[0]
 
     def one_of(objects, kinds):
         return jnp.stack([objects == kind for kind in kinds]).any(axis=0)
 
     left, right, behind = (direction + 3) % 4, (direction + 1) % 4, (direction + 2) % 4
+    vectors = jnp.asarray(codes.DIRECTION_VECTORS)
     ahead_x, ahead_y = x + vectors[direction, 0], y + vectors[direction, 1]
     movable = (codes.KEY, codes.BALL, codes.BOX)  # lava ahead is walked into
-    blocked_left = one_of(object_towards(left), (codes.WALL, codes.DOOR) + movable)
+    blocked_left = one_of(towards(around, left), (codes.WALL, codes.DOOR) + movable)
     reasons = [
-        one_of(object_towards(direction), movable),
+        one_of(towards(around, direction), movable),
         unseen_towards(direction, x, y),
         unseen_towards(left, x, y),
         unseen_towards(right, x, y),
