@@ -3,7 +3,7 @@
 Two steps, in two environments (see tests/data/README.md):
 
     # 1. maps, with the project's environment (JAX episodes of the three tasks, and random maps)
-    .venv/bin/python tests/data/make_explore_reference.py maps /tmp/explore_maps.npz
+    PYTHONPATH=. .venv/bin/python tests/data/make_explore_reference.py maps /tmp/explore_maps.npz
     # 2. actions, with numpy and minigrid only, from a checkout of the authors' code (never vendored)
     python tests/data/make_explore_reference.py label /tmp/explore_maps.npz \\
         --authors /path/to/LLM4Teach --out tests/data/explore_reference.npz
