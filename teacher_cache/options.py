@@ -1,12 +1,15 @@
 """The hand-written options, as JAX functions of the memory map.
 
-One shortest-path search per memory map serves every option: a breadth-first search
-from the agent over (cell, direction) with MiniGrid's left/right/forward, entering
-only cells the map shows as empty, goal, lava or open door, that labels each
-reachable state with the first action of a shortest path to it.
-
 - *go to X*: head for the nearest state facing a cell showing X; done when facing it.
-- *explore*: head for the nearest state facing an unseen cell; done when none is reachable.
+  One shortest-path search per memory map serves every go-to: a breadth-first search
+  from the agent over (cell, direction) with MiniGrid's left/right/forward, entering
+  only cells the map shows as empty, goal, lava or open door, that labels each
+  reachable state with the first action of a shortest path to it.
+- *explore*: the authors' heuristic (their `skill/explore.py`), reproduced with its
+  quirks: turn away from a key, ball or box ahead; else forward, left, right or left
+  again as unseen cells lie ahead, to the left, to the right or behind, counted in
+  room-wide slices bounded by the room's extent as their scan reads it off the map;
+  done when no slice holds an unseen cell.
 - *pick up X / drop X / open X*: pickup / drop / toggle (if X is known); *wait*: done (6).
 
 The search runs on the room's possible interior (the grid less its border: rooms sit
@@ -107,6 +110,87 @@ def nearest(facing: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
     return best // PACK, best % PACK
 
 
+def room_extent(objects: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(bot_x, bot_y) int32[B]: the room's extent as the authors' explore reads it off the objects uint8[H, W, B].
+
+    Their scan visits the cells x = 1..W-2, then y = 1..H-2: the first wall or door with
+    another just below it sets bot_x = x + 1; failing that, the first with another just to
+    its right sets bot_y = y + 1 (so the cell that set bot_x cannot also set bot_y).
+    Either stays the grid's size if no cell sets it.
+    """
+    height, width = objects.shape[:2]
+    wall = (objects == codes.WALL) | (objects == codes.DOOR)
+    here, below, right = wall[1:-1, 1:-1], wall[2:, 1:-1], wall[1:-1, 2:]
+    ys, xs = jnp.indices((height - 2, width - 2)) + 1
+    order = (xs * height + ys).astype(jnp.uint8)[:, :, None]  # the scan's order; grids up to 15x15
+    never = jnp.uint8(255)
+    first_column = jnp.where(here & below, order, never).min(axis=(0, 1))
+    first_row = jnp.where(here & right & (order != first_column), order, never).min(axis=(0, 1))
+    bot_x = jnp.where(first_column < never, first_column // height + 1, width)
+    bot_y = jnp.where(first_row < never, first_row % height + 1, height)
+    return bot_x.astype(jnp.int32), bot_y.astype(jnp.int32)
+
+
+def explore(maps: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(action int32[B], done bool[B]): the authors' explore on memory maps uint8[H, W, 4, B]."""
+    height, width = maps.shape[:2]
+    # One plane holds all that explore reads: the objects, and at the agent's cell (which their map
+    # shows as "agent", whatever it holds) AGENT + its direction. Kept apart by the barrier, it is
+    # laid out batch-minor once, not re-read from the maps' own layout by every reduction below.
+    cells = jax.lax.optimization_barrier(jnp.where(at_agent(maps), codes.AGENT + maps[:, :, 3], maps[:, :, 0]))
+    agent = cells >= codes.AGENT
+    objects = jnp.minimum(cells, jnp.uint8(codes.AGENT))
+    ys, xs = (grid.astype(jnp.uint8)[:, :, None] for grid in jnp.indices((height, width)))
+    none = jnp.uint8(255)
+
+    def lowest(cells, where):
+        return jnp.where(where, cells, none).min(axis=(0, 1)).astype(jnp.int32)
+
+    def highest(cells, where):
+        return jnp.where(where, cells, 0).max(axis=(0, 1)).astype(jnp.int32)
+
+    # A few whole-map reductions, then arithmetic on [B]: on CPU the reductions are the cost.
+    x, y = highest(xs, agent), highest(ys, agent)
+    direction = highest(cells - codes.AGENT, agent)
+    around = jnp.stack([highest(objects, shift(agent, d, False)) for d in range(4)])  # the object each way
+    bot_x, bot_y = room_extent(objects)
+    # Their slices of the room's extent [0, bot_x) x [0, bot_y) cut along a heading to the cells from
+    # 2 on: heading east x >= x + 2, south y >= y + 2; west x < x - 1 and north y < y - 1, which
+    # replace (not narrow) bot_x and bot_y. Each holds an unseen cell if the unseen cell
+    # furthest that way lies in it.
+    unseen = objects == codes.UNSEEN
+    above_bot_y, left_of_bot_x = unseen & (ys < bot_y), unseen & (xs < bot_x)
+    west_most, east_most = lowest(xs, above_bot_y), highest(xs, above_bot_y & (xs < bot_x))
+    north_most, south_most = lowest(ys, left_of_bot_x), highest(ys, left_of_bot_x & (ys < bot_y))
+
+    def unseen_towards(heading, x, y):
+        east, south = east_most >= x + 2, south_most >= y + 2
+        west, north = (west_most < x - 1) & (west_most != none), (north_most < y - 1) & (north_most != none)
+        return jnp.choose(heading, [east, south, west, north], mode="clip")
+
+    def towards(values, heading):
+        return jnp.take_along_axis(values, heading[None], axis=0)[0]
+
+    def one_of(objects, kinds):
+        return jnp.stack([objects == kind for kind in kinds]).any(axis=0)
+
+    left, right, behind = (direction + 3) % 4, (direction + 1) % 4, (direction + 2) % 4
+    vectors = jnp.asarray(codes.DIRECTION_VECTORS)
+    ahead_x, ahead_y = x + vectors[direction, 0], y + vectors[direction, 1]
+    movable = (codes.KEY, codes.BALL, codes.BOX)  # lava ahead is walked into
+    blocked_left = one_of(towards(around, left), (codes.WALL, codes.DOOR) + movable)
+    reasons = [
+        one_of(towards(around, direction), movable),
+        unseen_towards(direction, x, y),
+        unseen_towards(left, x, y),
+        unseen_towards(right, x, y),
+        unseen_towards(behind, ahead_x, ahead_y),  # counted from the cell ahead, as theirs does
+    ]
+    turn_away = jnp.where(blocked_left, codes.RIGHT, codes.LEFT)
+    action = jnp.select(reasons, [turn_away, codes.FORWARD, codes.LEFT, codes.RIGHT, codes.LEFT], codes.DONE)
+    return action.astype(jnp.int32), ~jnp.stack(reasons).any(axis=0)
+
+
 def option_table(sight: Sight, maps: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(action int32[6, T + 1, B], done bool[6, T + 1, B]) of every option (verb, thing).
 
@@ -115,8 +199,7 @@ def option_table(sight: Sight, maps: jax.Array) -> tuple[jax.Array, jax.Array]:
     """
     batch = maps.shape[-1]
     facing = facing_values(path_search(maps))
-    unseen_steps, unseen_action = nearest(facing, maps[:, :, 0] == codes.UNSEEN)
-    explore_done = unseen_steps >= UNREACHABLE // PACK
+    explore_action, explore_done = explore(maps)
     never = jnp.zeros(batch, bool)
     wait = jnp.full(batch, codes.DONE, jnp.int32)
 
@@ -126,7 +209,7 @@ def option_table(sight: Sight, maps: jax.Array) -> tuple[jax.Array, jax.Array]:
         steps, first = nearest(facing, cells)
         reachable = visible & (steps < UNREACHABLE // PACK)
         actions.append([
-            unseen_action,
+            explore_action,
             jnp.where(reachable, first, codes.DONE),
             jnp.where(known, codes.PICKUP, codes.DONE),
             jnp.where(known, codes.DROP, codes.DONE),
@@ -134,7 +217,7 @@ def option_table(sight: Sight, maps: jax.Array) -> tuple[jax.Array, jax.Array]:
             wait,
         ])
         done.append([explore_done, visible & (steps == 0), never, never, never, never])
-    actions.append([unseen_action] + [wait] * 5)
+    actions.append([explore_action] + [wait] * 5)
     done.append([explore_done] + [never] * 5)
     action_table = jnp.stack([jnp.stack(column) for column in actions], axis=1).astype(jnp.int32)
     done_table = jnp.stack([jnp.stack(column) for column in done], axis=1)

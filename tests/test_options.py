@@ -1,7 +1,9 @@
-"""The options on hand-built layouts: shortest go-to paths, exploration, and the one-step options."""
+"""The options on hand-built layouts: shortest go-to paths, exploration, and the one-step options;
+explore against the authors' explore on reference maps (tests/data/README.md)."""
 
 import collections
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +14,10 @@ import envs
 import teacher_cache
 from envs import codes, view
 from teacher_cache import table as tables
-from teacher_cache.situations import vocabulary
+from teacher_cache.options import explore
+from teacher_cache.situations import batch_last, vocabulary
+
+EXPLORE_REFERENCE = os.path.join(os.path.dirname(__file__), "data", "explore_reference.npz")
 
 
 @functools.cache
@@ -108,7 +113,7 @@ def test_explore_reveals_the_whole_room_without_bumping():
     seen_counts = [int(ts.state.seen.sum())]
     for _ in range(80):
         action = int(np.argmax(prior(ts.observation)))
-        if action == codes.DONE:  # explore is done: nothing unseen is reachable
+        if action == codes.DONE:  # explore is done: no unseen cell is left in the slices it counts
             break
         before = envs.layout_of(ts)["agent"]
         ts = step(ts, action)
@@ -120,6 +125,19 @@ def test_explore_reveals_the_whole_room_without_bumping():
     corners[[0, 0, -1, -1], [0, -1, 0, -1]] = True  # no cell faces a corner, so none is sought
     assert (seen | corners).all(), "every cell of the room but its corners was seen"
     assert seen_counts[-1] > seen_counts[0] and action == codes.DONE
+
+
+def test_explore_acts_as_the_authors_explore_on_every_reference_map():
+    reference = np.load(EXPLORE_REFERENCE)
+    action, done = jax.jit(lambda maps: explore(batch_last(maps)))(reference["maps"])
+    ours = np.where(np.asarray(done), -1, np.asarray(action))  # -1: done, as the reference writes it
+    expected = reference["action"]
+    assert set(np.unique(expected)) == {-1, codes.LEFT, codes.RIGHT, codes.FORWARD}  # every outcome is pinned
+    differ = np.flatnonzero(ours != expected)
+    assert differ.size == 0, (
+        f"{differ.size} of {len(expected)} maps differ, e.g. map {differ[:1]}: "
+        f"ours {ours[differ[:1]]}, theirs {expected[differ[:1]]}"
+    )
 
 
 @pytest.mark.parametrize(
