@@ -63,8 +63,8 @@ def main(options: Options) -> None:
     print(f"# {options.task}: frames per seed until evaluation success >= {options.threshold} "
           f"({options.eval_episodes} episodes per evaluation), {jax.devices()[0].platform}")
     print("| method | envs | steps, epochs x minibatches | seeds | frames per seed | median frames | median updates "
-          "| median gradient steps | median train s | compile s |")
-    print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|")
+          "| median gradient steps | median train s | compile s | final success per seed |")
+    print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|")
     for method, num_envs in itertools.product(options.methods, options.num_envs):
         with tempfile.TemporaryDirectory() as folder:
             config = options.train.replace(
@@ -72,7 +72,7 @@ def main(options: Options) -> None:
                 total_frames=options.max_frames, eval_episodes=options.eval_episodes,
                 final_eval_episodes=options.eval_episodes, gif_episodes=0, out=os.path.join(folder, "run"))
             config = config.replace(updates_per_chunk=max(1, round(options.eval_frames / config.batch_size)))
-            run_dir, _ = run.train(config, log=lambda line: None)
+            run_dir, final = run.train(config, log=lambda line: None)
             rows = metrics.read(os.path.join(run_dir, "metrics.jsonl"))
         first = first_reaching(rows, config.seeds, options.threshold)
         frames = [r["frames"] if r else None for r in first.values()]
@@ -81,12 +81,14 @@ def main(options: Options) -> None:
         median_text = f"{median:,.0f}" if median is not None else f"not reached within {config.num_updates * config.batch_size:,}"
         updates = median_or_none([r["update"] if r else None for r in first.values()])
         wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
-        steps_per_update = config.ppo.update_epochs * config.ppo.num_minibatches
-        print(f"| {method} | {config.num_envs} | {config.num_steps}, {config.ppo.update_epochs} x "
-              f"{config.ppo.num_minibatches} | {len(frames)} | {shown} | {median_text} "
+        final_rates = [seed["success_rate"] for seed in final["per_seed"]]
+        steps_per_update = config.update_epochs * config.num_minibatches
+        print(f"| {method} | {config.num_envs} | {config.steps_per_rollout}, {config.update_epochs} x "
+              f"{config.num_minibatches} | {len(frames)} | {shown} | {median_text} "
               f"| {'-' if updates is None else f'{updates:,.0f}'} "
               f"| {'-' if updates is None else f'{updates * steps_per_update:,.0f}'} "
-              f"| {'-' if wall is None else f'{wall:.0f}'} | {rows[0]['compile_seconds']:.0f} |", flush=True)
+              f"| {'-' if wall is None else f'{wall:.1f}'} | {rows[0]['compile_seconds']:.0f} "
+              f"| {', '.join(f'{rate:.2f}' for rate in final_rates)} |", flush=True)
 
 
 if __name__ == "__main__":

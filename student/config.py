@@ -99,6 +99,10 @@ class NetworkConfig:
     """Features per cell after the per-cell embedding."""
     hidden: int = static_field(64)
     """Width of the hidden layers."""
+    encoding: Literal["embed", "onehot"] = static_field("embed")
+    """How a cell's codes enter the network: 'embed', one learned vector per combination of object,
+    colour, state and direction (a gather; its gradient a scatter-add); 'onehot', each channel
+    one-hot and one linear map (matrix products only)."""
     egocentric_radius: int = static_field(6)
     """> 0: the network sees our memory maps re-centred on the agent and turned to its heading,
     (2r+1)x(2r+1) cells (8 covers any 10x10 room from anywhere inside it; 6 learns as fast and
@@ -177,36 +181,33 @@ class TrainConfig:
     distill: DistillConfig = DistillConfig()
     network: NetworkConfig = static_field(NetworkConfig())
     sweep: Sweep = static_field(Sweep())
-    recipe_fields: Annotated[tuple[str, ...], tyro.conf.Suppress] = static_field(())
-    """The fields left to the large-batch recipe (filled for num_envs, refilled when it changes)."""
 
     def __post_init__(self):
-        self.apply_recipe()
         if is_concrete(self):
             self.check()
 
-    def apply_recipe(self):
-        """Fills the rollout length, epochs and minibatches left unset (None) from `RECIPE` for num_envs."""
-        current = {"num_steps": self.num_steps, "update_epochs": self.ppo.update_epochs,
-                   "num_minibatches": self.ppo.num_minibatches}
-        auto = tuple(name for name, value in current.items() if value is None or name in self.recipe_fields)
-        if not auto:
-            return
-        values = recipe(self.num_envs)
-        object.__setattr__(self, "recipe_fields", auto)
-        if "num_steps" in auto:
-            object.__setattr__(self, "num_steps", values["num_steps"])
-        ppo = {name: values[name] for name in ("update_epochs", "num_minibatches") if name in auto}
-        if ppo:
-            object.__setattr__(self, "ppo", self.ppo.replace(**ppo))
+    @property
+    def steps_per_rollout(self) -> int:
+        """--num-steps, or the large-batch recipe's for num_envs."""
+        return self.num_steps or recipe(self.num_envs)["num_steps"]
+
+    @property
+    def update_epochs(self) -> int:
+        """--ppo.update-epochs, or the large-batch recipe's for num_envs."""
+        return self.ppo.update_epochs or recipe(self.num_envs)["update_epochs"]
+
+    @property
+    def num_minibatches(self) -> int:
+        """--ppo.num-minibatches, or the large-batch recipe's for num_envs."""
+        return self.ppo.num_minibatches or recipe(self.num_envs)["num_minibatches"]
 
     @property
     def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
+        return self.num_envs * self.steps_per_rollout
 
     @property
     def minibatch_size(self) -> int:
-        return self.batch_size // self.ppo.num_minibatches
+        return self.batch_size // self.num_minibatches
 
     @property
     def frames_per_chunk(self) -> int:
@@ -247,11 +248,11 @@ class TrainConfig:
     def check(self):
         """Raises ConfigError, saying what to change, for a configuration that cannot train."""
         positive = {
-            "total_frames": self.total_frames, "num_envs": self.num_envs, "num_steps": self.num_steps,
+            "total_frames": self.total_frames, "num_envs": self.num_envs, "num_steps": self.steps_per_rollout,
             "eval_episodes": self.eval_episodes, "final_eval_episodes": self.final_eval_episodes,
             "updates_per_chunk": self.updates_per_chunk, "checkpoint_every": self.checkpoint_every,
             "eval_every": self.eval_every,
-            "ppo.update_epochs": self.ppo.update_epochs, "ppo.num_minibatches": self.ppo.num_minibatches,
+            "ppo.update_epochs": self.update_epochs, "ppo.num_minibatches": self.num_minibatches,
             "network.embed": self.network.embed, "network.hidden": self.network.hidden,
         }
         for name, value in positive.items():
@@ -259,10 +260,10 @@ class TrainConfig:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if self.method not in METHODS:
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.batch_size % self.ppo.num_minibatches:
+        if self.batch_size % self.num_minibatches:
             raise ConfigError(
-                f"--ppo.num-minibatches {self.ppo.num_minibatches} does not divide the batch of "
-                f"num_envs * num_steps = {self.num_envs} * {self.num_steps} = {self.batch_size}; "
+                f"--ppo.num-minibatches {self.num_minibatches} does not divide the batch of "
+                f"num_envs * num_steps = {self.num_envs} * {self.steps_per_rollout} = {self.batch_size}; "
                 f"pick a divisor, e.g. {', '.join(str(d) for d in (1, 2, 4, 8, 16) if self.batch_size % d == 0)}"
             )
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):

@@ -15,6 +15,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from envs import codes
 
@@ -66,13 +67,20 @@ class ActorCritic(nn.Module):
     """(action logits float32[..., num_actions], value float32[...]) of `inputs(...)` int32[..., cells]."""
 
     num_actions: int
-    num_codes: int
+    categories: tuple[int, ...]  # categories per observation channel, folded into each cell's code
     embed: int
     hidden: int
+    encoding: str = "embed"
 
     @nn.compact
     def __call__(self, cells: jax.Array) -> tuple[jax.Array, jax.Array]:
-        embedded = nn.Embed(self.num_codes, self.embed, name="cell_embedding")(cells)
+        if self.encoding == "embed":  # one learned vector per combination of the channels' values
+            embedded = nn.Embed(int(np.prod(self.categories)), self.embed, name="cell_embedding")(cells)
+        else:  # "onehot": each channel one-hot, one linear map (per-channel vectors summed), all matmuls
+            strides = np.cumprod((1,) + self.categories[:-1])
+            one_hots = [jax.nn.one_hot((cells // stride) % n, n, dtype=jnp.float32)
+                        for stride, n in zip(strides, self.categories)]
+            embedded = nn.Dense(self.embed, use_bias=False, name="cell_embedding")(jnp.concatenate(one_hots, -1))
         features = embedded.reshape(cells.shape[:-1] + (-1,))
         torso = nn.relu(nn.Dense(self.hidden, name="torso")(features))
         actor = nn.relu(nn.Dense(self.hidden, name="actor_hidden")(torso))

@@ -13,7 +13,6 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 
@@ -65,8 +64,9 @@ class Learner:
     table: teacher_cache.Table | None
 
     def network(self, config: TrainConfig) -> student_network.ActorCritic:
-        num_codes = int(np.prod(self.env.observation_categories))
-        return student_network.ActorCritic(self.env.num_actions, num_codes, config.network.embed, config.network.hidden)
+        net = config.network
+        return student_network.ActorCritic(self.env.num_actions, tuple(self.env.observation_categories), net.embed,
+                                           net.hidden, net.encoding)
 
     def inputs(self, config: TrainConfig, observation: jax.Array) -> jax.Array:
         """The network's inputs for a batch of observations (egocentric for our memory maps)."""
@@ -97,7 +97,7 @@ class Learner:
         return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key)
 
     def rollout(self, config: TrainConfig, state: TrainState) -> tuple[TrainState, Transition]:
-        """num_steps steps of every environment with the current policy."""
+        """steps_per_rollout steps of every environment with the current policy."""
 
         def one_step(carry, _):
             timestep, key = carry
@@ -129,7 +129,7 @@ class Learner:
             return (following, key), transition
 
         (timestep, key), transitions = jax.lax.scan(
-            one_step, (state.timestep, state.key), None, length=config.num_steps
+            one_step, (state.timestep, state.key), None, length=config.steps_per_rollout
         )
         return state.replace(timestep=timestep, key=key), transitions
 
@@ -170,7 +170,7 @@ class Learner:
             "teacher": rollout.teacher,
         }
         data = jax.tree.map(lambda x: x.reshape((config.batch_size,) + x.shape[2:]), data)
-        minibatch_shape = (config.ppo.num_minibatches, config.minibatch_size)
+        minibatch_shape = (config.num_minibatches, config.minibatch_size)
 
         def epoch(carry, key):
             order = jax.random.permutation(key, config.batch_size)
@@ -184,7 +184,7 @@ class Learner:
 
         key, epoch_key = jax.random.split(state.key)
         (params, opt_state), metrics = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, config.ppo.update_epochs)
+            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, config.update_epochs)
         )
         metrics = jax.tree.map(jnp.mean, metrics)
         ended = rollout.done.astype(jnp.float32)

@@ -44,6 +44,8 @@ def create(config: TrainConfig, table) -> str:
     record = {
         "config": configuration.to_dict(config),
         "derived": {
+            "num_steps": config.steps_per_rollout, "update_epochs": config.update_epochs,
+            "num_minibatches": config.num_minibatches,
             "batch_size": config.batch_size, "minibatch_size": config.minibatch_size,
             "num_updates": config.num_updates, "frames_per_seed": config.num_updates * config.batch_size,
             "distill_schedule": dataclasses.asdict(config.distill.resolved()),

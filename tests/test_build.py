@@ -51,7 +51,7 @@ def test_server_build_writes_a_table_with_distributions_and_provenance(stub, tmp
     # The table drives the teacher.
     env = envs.make("SimpleDoorKey")
     timestep = env.reset(jax.random.PRNGKey(0))
-    distribution = teacher_cache.prior(table, timestep.observation)
+    distribution = jax.jit(teacher_cache.prior)(table, timestep.observation)
     assert distribution.shape == (7,) and float(distribution.sum()) == pytest.approx(1.0)
 
 

@@ -8,7 +8,7 @@ from student.config import ConfigError, DistillConfig, PPOConfig, Sweep, TrainCo
 
 
 def shape(config: TrainConfig) -> tuple[int, int, int]:
-    return config.num_steps, config.ppo.update_epochs, config.ppo.num_minibatches
+    return config.steps_per_rollout, config.update_epochs, config.num_minibatches
 
 
 @pytest.mark.parametrize("num_envs, expected", [(16, (16, 4, 4)), (64, (16, 4, 4)), (256, (8, 8, 8)),
@@ -21,7 +21,7 @@ def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected):
 
 def test_what_the_user_sets_is_kept():
     config = TrainConfig(num_envs=1024, num_steps=16, ppo=PPOConfig(update_epochs=2))
-    assert shape(config) == (16, 2, 8) and config.recipe_fields == ("num_minibatches",)
+    assert shape(config) == (16, 2, 8) and config.num_steps == 16 and config.ppo.num_minibatches is None
     assert shape(config.replace(num_envs=64)) == (16, 2, 4)
 
 

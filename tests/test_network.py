@@ -69,7 +69,7 @@ def test_the_egocentric_view_puts_what_lies_ahead_above_the_agent():
 
 def test_the_actor_critic_gives_logits_and_a_value_per_observation():
     cells = view(visited_maps()[:5])
-    model = network.ActorCritic(num_actions=7, num_codes=int(np.prod(CATEGORIES)), embed=4, hidden=16)
+    model = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16)
     params = model.init(jax.random.PRNGKey(0), cells[:1])
     logits, value = model.apply(params, cells)
     chex.assert_shape([logits, value], [(5, 7), (5,)])
