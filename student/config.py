@@ -99,10 +99,17 @@ class NetworkConfig:
     """Features per cell after the per-cell embedding."""
     hidden: int = static_field(64)
     """Width of the hidden layers."""
-    encoding: Literal["embed", "onehot"] = static_field("embed")
+    encoding: Literal["auto", "embed", "onehot"] = static_field("auto")
     """How a cell's codes enter the network: 'embed', one learned vector per combination of object,
-    colour, state and direction (a gather; its gradient a scatter-add); 'onehot', each channel
-    one-hot and one linear map (matrix products only)."""
+    colour, state and direction (a gather; its gradient a scatter-add: fastest on a CPU); 'onehot',
+    each channel one-hot and one linear map (matrix products only: 2-3x faster on a GPU); 'auto':
+    embed on a CPU, onehot elsewhere (a new run records the choice, so it resumes anywhere)."""
+
+    def for_backend(self, backend: str) -> "NetworkConfig":
+        """This network with 'auto' resolved for a JAX backend ('cpu', 'gpu', 'tpu')."""
+        if self.encoding != "auto":
+            return self
+        return self.replace(encoding="embed" if backend == "cpu" else "onehot")
     egocentric_radius: int = static_field(6)
     """> 0: the network sees our memory maps re-centred on the agent and turned to its heading,
     (2r+1)x(2r+1) cells (8 covers any 10x10 room from anywhere inside it; 6 learns as fast and

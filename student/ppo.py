@@ -64,7 +64,7 @@ class Learner:
     table: teacher_cache.Table | None
 
     def network(self, config: TrainConfig) -> student_network.ActorCritic:
-        net = config.network
+        net = config.network.for_backend(jax.default_backend())
         return student_network.ActorCritic(self.env.num_actions, tuple(self.env.observation_categories), net.embed,
                                            net.hidden, net.encoding)
 

@@ -27,6 +27,7 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         run_dir = resume_dir
         run_folder.extend(run_dir, config)
     else:
+        config = config.replace(network=config.network.for_backend(jax.default_backend()))
         run_dir = run_folder.create(config, table)
         log(f"run folder {run_dir}")
     metrics_path = os.path.join(run_dir, run_folder.METRICS)

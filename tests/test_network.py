@@ -6,9 +6,10 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import envs
-from envs import codes
+from envs import codes, view as envs_view
 from student import network
 
 CATEGORIES = codes.MEMORY_MAP_CATEGORIES
@@ -74,3 +75,36 @@ def test_the_actor_critic_gives_logits_and_a_value_per_observation():
     logits, value = model.apply(params, cells)
     chex.assert_shape([logits, value], [(5, 7), (5,)])
     chex.assert_tree_all_finite((logits, value))
+
+
+@pytest.mark.parametrize("encoding", ["embed", "onehot"])
+def test_each_encoding_sees_position_object_colour_state_direction_and_the_carried_item(encoding):
+    layout = {"room": [8, 8], "door": [7, 3, "red"], "keys": [[4, 3, "red"]], "agent": [2, 3, codes.EAST]}
+    state = envs.from_layout("SimpleDoorKey", layout).state  # the whole room as seen, door and key included
+    base = np.asarray(envs_view.memory_map(state.grid, jnp.ones_like(state.seen), state.agent_pos, state.agent_dir,
+                                      state.carrying))
+    changed = {
+        "position": np.roll(base, 1, axis=0),
+        "object": np.where(base[..., :1] == codes.KEY, codes.BALL, base[..., :1]),
+        "colour": np.where(base[..., 1:2] == codes.RED, codes.BLUE, base[..., 1:2]),
+        "door state": np.where(base[..., 2:3] == codes.LOCKED, codes.CLOSED, base[..., 2:3]),
+        "direction": np.where(base[..., 3:] == codes.EAST, codes.SOUTH, base[..., 3:]),
+    }
+    maps = [base]
+    for name, part in changed.items():
+        if name == "position":
+            maps.append(part)
+            continue
+        channel = {"object": 0, "colour": 1, "door state": 2, "direction": 3}[name]
+        edited = base.copy()
+        edited[..., channel] = part[..., 0]
+        maps.append(edited)
+    carrying = base.copy()
+    carrying[3, 2, :3] = (codes.KEY, codes.RED, 0)  # the agent's cell shows the key it holds
+    maps.append(carrying)
+    cells = view(np.stack(maps).astype(np.uint8), radius=8)
+    model = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, encoding=encoding)
+    params = model.init(jax.random.PRNGKey(0), cells[:1])
+    logits, _ = model.apply(params, cells)
+    for i, name in enumerate([*changed, "carried item"], start=1):
+        assert not np.allclose(logits[i], logits[0], atol=1e-7), f"{encoding} does not see the {name}"
