@@ -138,7 +138,7 @@ Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting w
 # Gradient steps per frame, not environments, set the pace of learning: as environments grow,
 # rollouts shorten and epochs and minibatches grow, so that every update still takes
 # dozens of gradient steps on a few thousand frames (measured: README, "Many environments").
-RECIPE = ((64, 16, 4, 4), (256, 8, 8, 8), (1024, 4, 8, 8), (None, 2, 8, 8))
+RECIPE = ((64, 16, 4, 4), (256, 8, 8, 8), (1024, 2, 8, 8), (None, 1, 8, 8))
 
 
 def recipe(num_envs: int) -> dict[str, int]:
@@ -163,7 +163,7 @@ class TrainConfig:
     num_envs: int = static_field(64)
     """Environments stepped in parallel, per seed. Unless set, --num-steps, --ppo.update-epochs and
     --ppo.num-minibatches follow the large-batch recipe for this number (up to 64: 16 steps, 4 epochs
-    x 4 minibatches; 256: 8, 8 x 8; 1024: 4, 8 x 8; more: 2, 8 x 8)."""
+    x 4 minibatches; 256: 8, 8 x 8; 1024: 2, 8 x 8; more: 1, 8 x 8)."""
     num_steps: int | None = static_field(None)
     """Steps per environment in each rollout (default: the large-batch recipe for --num-envs)."""
     seeds: tuple[int, ...] = static_field((0,))

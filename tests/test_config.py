@@ -12,7 +12,7 @@ def shape(config: TrainConfig) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("num_envs, expected", [(16, (16, 4, 4)), (64, (16, 4, 4)), (256, (8, 8, 8)),
-                                                (1024, (4, 8, 8)), (4096, (2, 8, 8)), (16384, (2, 8, 8))])
+                                                (1024, (2, 8, 8)), (4096, (1, 8, 8)), (16384, (1, 8, 8))])
 def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected):
     assert shape(TrainConfig(num_envs=num_envs)) == expected
     assert shape(TrainConfig().replace(num_envs=num_envs)) == expected  # refilled when num_envs changes
