@@ -23,7 +23,6 @@ import tyro
 
 from student import config as configuration
 from student.config import ConfigError, TrainConfig
-from teacher_cache import TableError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,12 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     from student import hosts
 
     if not isinstance(command, Evaluate) and hosts.wanted(config.distributed):
-        hosts.initialize()  # before anything touches the devices
+        hosts.initialize()  # before anything touches the devices (importing navix does)
+    from student import evaluation, run
+    from teacher_cache import TableError
 
     # Compiled programs are kept between runs (a resumed or repeated run skips most of its compile).
     cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "llm4teach-jax", "xla")
     jax.config.update("jax_compilation_cache_dir", cache)
-    from student import evaluation, run
 
     try:
         if isinstance(command, Evaluate):

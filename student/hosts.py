@@ -25,7 +25,10 @@ def wanted(distributed: bool) -> bool:
 
 def initialize() -> None:
     """jax.distributed.initialize with the process count and id from the environment where given
-    (whatever is left unset, JAX detects). Call before anything else touches JAX's devices."""
+    (whatever is left unset, JAX detects). Call before anything else touches JAX's devices; a second
+    call does nothing."""
+    if jax.distributed.is_initialized():
+        return
     number = lambda name: int(os.environ[name]) if name in os.environ else None  # noqa: E731
     jax.distributed.initialize(num_processes=number(NUM_PROCESSES), process_id=number(PROCESS_ID))
 
