@@ -1,9 +1,10 @@
 """Many processes in one run (one per host, or several on one machine): joining them, and who writes.
 
 Every process runs the same program on its own devices (JAX's multi-controller model); the
-compiled program, evaluations and checkpoints are collective, so every process takes part in
-them. Only process 0 writes the run folder's files (config.json, metrics, eval.json, plots, gif)
-and prints progress; orbax has each process write its own shards of a checkpoint.
+compiled program and checkpoints are collective, so every process takes part in them, and each
+plays the evaluation episodes on its own first device. Only process 0 writes the run folder's
+files (config.json, metrics, eval.json, plots, gif) and prints progress; orbax has each process
+write its own shards of a checkpoint.
 """
 
 import os

@@ -276,6 +276,7 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
     if not compile:
         return Program(config, learner, members, shardings, None, 0.0)
     start = time.perf_counter()
-    chunk = jax.jit(jax.vmap(learner.chunk), in_shardings=(replicated, shardings), out_shardings=(shardings, replicated))
+    chunk = jax.jit(jax.vmap(learner.chunk), in_shardings=(replicated, shardings),
+                    out_shardings=(shardings, replicated))
     compiled = chunk.lower(members, state).compile()
     return Program(config, learner, members, shardings, compiled, time.perf_counter() - start)

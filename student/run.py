@@ -3,8 +3,8 @@
     run_dir, final = run.train(config)               # a new run folder (student.run_folder)
     run.train(config, resume_dir=run_dir)            # continue it from its last checkpoint
 
-In a multi-process run every process calls `train` alike (the chunks, evaluations and
-checkpoints are collective); only process 0 logs and writes the run folder's files.
+In a multi-process run every process calls `train` alike (the chunks and checkpoints are
+collective); only process 0 logs and writes the run folder's files.
 """
 
 import json
@@ -97,7 +97,7 @@ def quiet(line: str) -> None:
 def finish(program: Program, run_dir: str, state, evaluate: Callable | None = None) -> dict:
     """Writes eval.json, progress.png (and sweep.png for a sweep) and student.gif; returns the evaluation.
     `evaluate`: the run's evaluator, if it plays `final_eval_episodes` episodes (saves a compile).
-    Every process evaluates (the evaluation is collective); process 0 writes."""
+    Every process evaluates (the same episodes, on its own device); process 0 writes."""
     from student import report  # matplotlib only when a run ends
 
     config = program.config

@@ -74,7 +74,3 @@ def split_batch(mesh: Mesh | None, tree, axis: int):
         return tree
     return jax.lax.with_sharding_constraint(tree, split(mesh, axis))
 
-
-def to_host(tree):
-    """Numpy copies of a tree of replicated arrays (in a multi-process run, each process's own copy)."""
-    return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else x, tree)

@@ -23,7 +23,8 @@ from student.ppo import make_train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 8 environments x 4 steps, one minibatch step per update, 2 updates per chunk, two seeds.
-TINY = dict(num_envs=8, num_steps=4, updates_per_chunk=2, seeds=(0, 1), ppo=PPOConfig(update_epochs=1, num_minibatches=1))
+TINY = dict(num_envs=8, num_steps=4, updates_per_chunk=2, seeds=(0, 1),
+            ppo=PPOConfig(update_epochs=1, num_minibatches=1))
 # The same as train.py options, for runs: 4 chunks of one update, a checkpoint every 2.
 RUN_ARGS = ["--num-envs", "8", "--num-steps", "4", "--ppo.update-epochs", "1", "--ppo.num-minibatches", "1",
             "--seeds", "0", "1", "--updates-per-chunk", "1", "--total-frames", "128", "--checkpoint-every", "2",
