@@ -6,6 +6,10 @@
     python train.py resume runs/cdk-ppo               # continue from the last checkpoint
     python train.py resume runs/cdk-ppo --total-frames 600000                  # train further
     python train.py evaluate runs/cdk-ppo             # evaluate the last checkpoint
+    python train.py train --devices 2                 # data parallel over 2 of the visible devices
+    python train.py resume runs/cdk-ppo --devices 1   # a run goes on over any number of devices
+    JAX_COORDINATOR_ADDRESS=host0:1234 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 python train.py train --out runs/x
+                                                      # one process of a multi-host run (README)
 
 `python train.py train --help` documents every training option.
 """
@@ -19,7 +23,6 @@ import tyro
 
 from student import config as configuration
 from student.config import ConfigError, TrainConfig
-from teacher_cache import TableError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +33,10 @@ class Resume:
     """The run folder."""
     total_frames: int | None = None
     """Train to this many frames per seed instead of the saved number (extends a finished run)."""
+    devices: int | None = None
+    """Devices to go on over (default: all visible); the checkpoint is restored onto them."""
+    distributed: bool = False
+    """Join a multi-process run, as for train."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +52,7 @@ class Evaluate:
 
 
 COMMANDS = {"train": TrainConfig, "resume": Resume, "evaluate": Evaluate}
-RESUMABLE = {"--total-frames", "--total_frames"}
+RESUMABLE = {"--total-frames", "--total_frames", "--devices", "--distributed"}
 
 
 def refuse_changes_on_resume(argv: list[str]) -> None:
@@ -54,12 +61,13 @@ def refuse_changes_on_resume(argv: list[str]) -> None:
         name = argument.split("=")[0]
         if name.startswith("--") and name not in RESUMABLE | {"--help"}:
             raise ConfigError(f"{name} cannot change when resuming: the run continues with the configuration "
-                              f"saved in its folder (only --total-frames can change); start a new run to change it")
+                              f"saved in its folder (only --total-frames, --devices and --distributed can "
+                              f"change); start a new run to change it")
 
 
 def resumed_config(command: Resume) -> TrainConfig:
-    """The saved configuration with the changes `resume` allows."""
-    saved = configuration.read(command.run)
+    """The saved configuration with the changes `resume` allows (the devices are this launch's)."""
+    saved = configuration.read(command.run).replace(devices=command.devices, distributed=command.distributed)
     if command.total_frames is not None:
         saved = saved.replace(total_frames=command.total_frames)
     return saved
@@ -73,25 +81,28 @@ def main(argv: list[str] | None = None) -> int:
         if argv[0] == "resume":
             refuse_changes_on_resume(argv[1:])
         command = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
-        if isinstance(command, Resume):
-            config = resumed_config(command)
+        config = resumed_config(command) if isinstance(command, Resume) else command
     except ConfigError as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 2
     import jax  # JAX starts only once the options are known to be good
 
+    from student import hosts
+
+    if not isinstance(command, Evaluate) and hosts.wanted(config.distributed):
+        hosts.initialize()  # before anything touches the devices (importing navix does)
+    from student import evaluation, run
+    from teacher_cache import TableError
+
     # Compiled programs are kept between runs (a resumed or repeated run skips most of its compile).
     cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "llm4teach-jax", "xla")
     jax.config.update("jax_compilation_cache_dir", cache)
-    from student import evaluation, run
 
     try:
         if isinstance(command, Evaluate):
             print(json.dumps(evaluation.evaluate_run(command.run, command.episodes, command.greedy), indent=2))
-        elif isinstance(command, Resume):
-            run.train(config, resume_dir=command.run)
         else:
-            run.train(command)
+            run.train(config, resume_dir=command.run if isinstance(command, Resume) else None)
     except (ConfigError, TableError, FileNotFoundError) as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 2

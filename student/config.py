@@ -184,6 +184,12 @@ class TrainConfig:
     """Chunks between checkpoints."""
     gif_episodes: int = static_field(3)
     """Episodes drawn in the final animation (0: none)."""
+    devices: int | None = static_field(None)
+    """Devices the environments are spread over, data parallel (default: all visible, over every process);
+    --num-envs and each minibatch must divide over them. Chosen anew on resume (--devices there)."""
+    distributed: bool = static_field(False)
+    """Join a multi-process run (jax.distributed.initialize): coordinator, process count and id from
+    JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID, or what JAX detects (SLURM, ...)."""
     ppo: PPOConfig = PPOConfig()
     distill: DistillConfig = DistillConfig()
     network: NetworkConfig = static_field(NetworkConfig())
@@ -275,6 +281,8 @@ class TrainConfig:
             )
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"--seeds must list distinct seeds, got {self.seeds}")
+        if self.devices is not None and self.devices < 1:
+            raise ConfigError(f"--devices must be at least 1, got {self.devices}")
         if self.gif_episodes < 0 or self.gif_episodes > 16:
             raise ConfigError(f"--gif-episodes must be between 0 and 16, got {self.gif_episodes}")
         if self.teacher is not None and not self.uses_teacher:

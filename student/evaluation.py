@@ -17,8 +17,11 @@ MEASURES = ("success_rate", "mean_return", "mean_length")
 
 def evaluator(learner: Learner, members: TrainConfig, episodes: int) -> Callable[[object, jax.Array], list[dict]]:
     """A function (params of all members, key) -> per member: success rate, mean return and mean
-    length over `episodes` fresh episodes. Compiled on its first call, once for a whole run."""
+    length over `episodes` fresh episodes. Compiled on its first call, once for a whole run. Plays on
+    this process's first device, from host copies of the (replicated) parameters: no collective, so
+    that on many devices or processes it is the one-device evaluation."""
     env = dataclasses.replace(learner.env, autoreset=False)
+    members = jax.device_get(members)
 
     def one_member(config, params, key):
         return run_episodes(env, lambda obs, k: learner.act(config, params, obs, k), episodes, key)
@@ -26,7 +29,7 @@ def evaluator(learner: Learner, members: TrainConfig, episodes: int) -> Callable
     play = jax.jit(jax.vmap(one_member, in_axes=(0, 0, None)))
 
     def evaluate(params, key: jax.Array) -> list[dict]:
-        outcome = play(members, params, key)
+        outcome = play(members, jax.device_get(params), key)
         count = jax.tree.leaves(params)[0].shape[0]
         return [summary(jax.tree.map(lambda x: x[i], outcome)) for i in range(count)]
 
@@ -53,7 +56,7 @@ def evaluate_run(run_dir: str, episodes: int | None = None, greedy: bool | None 
     config = configuration.read(run_dir)
     if greedy is not None:
         config = config.replace(eval_greedy=greedy)
-    program = make_train(config, compile=False)
+    program = make_train(config.replace(devices=1), compile=False)  # restored onto one device, whatever it ran on
     restored = checkpoint.restore_latest(checkpoint.manager(run_dir), program.init())
     if restored is None:
         raise ConfigError(f"{run_dir} has no checkpoint yet; continue its training with `train.py resume {run_dir}`")

@@ -4,7 +4,9 @@
 *chunk*: `updates_per_chunk` updates (rollout → teacher prior → advantages → epochs of
 minibatch steps) inside one `lax.scan`, vmapped over the run's members (every seed of
 every setting of a sweep). The configuration is an argument of the compiled program:
-its static fields shaped it, its numeric fields are traced, one row per member.
+its static fields shaped it, its numeric fields are traced, one row per member. The
+program runs data parallel over the run's devices (student/sharding.py): environments and
+minibatches split over them, parameters replicated.
 """
 
 import dataclasses
@@ -15,10 +17,11 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
+from jax.sharding import Mesh
 
 import envs
 import teacher_cache
-from student import gae
+from student import gae, sharding
 from student import network as student_network
 from student.config import ConfigError, TrainConfig
 from student.loss import distill_coefficient, ppo_loss
@@ -58,10 +61,12 @@ OPTIMIZER = optax.scale_by_adam(eps=1e-5)
 @dataclasses.dataclass(frozen=True)
 class Learner:
     """The pure functions of training on one environment with one teacher table (None: plain PPO).
-    Each takes the configuration first: its numeric fields may be traced."""
+    Each takes the configuration first: its numeric fields may be traced. With a `mesh`, minibatches
+    are split over its devices (data parallel)."""
 
     env: envs.Environment
     table: teacher_cache.Table | None
+    mesh: Mesh | None = None
 
     def network(self, config: TrainConfig) -> student_network.ActorCritic:
         net = config.network.for_backend(jax.default_backend())
@@ -175,6 +180,7 @@ class Learner:
         def epoch(carry, key):
             order = jax.random.permutation(key, config.batch_size)
             minibatches = jax.tree.map(lambda x: x[order].reshape(minibatch_shape + x.shape[1:]), data)
+            minibatches = sharding.split_batch(self.mesh, minibatches, axis=1)
 
             def minibatch(carry, batch):
                 params, opt_state, metrics = self.gradient_step(config, *carry, batch, distill)
@@ -230,34 +236,47 @@ class Program:
 
     config: TrainConfig
     learner: Learner
-    members: TrainConfig  # each member's configuration: the traced leaves stacked along axis 0
+    members: TrainConfig  # each member's configuration: the traced leaves stacked along axis 0, replicated
+    shardings: TrainState  # where each leaf of the state lies on the mesh (student/sharding.py)
     compiled: Callable | None  # (members, state) -> (state, metrics); None if not compiled
     compile_seconds: float
 
+    @property
+    def mesh(self) -> Mesh:
+        return self.learner.mesh
+
     def init(self) -> TrainState:
-        """Fresh states of every member, stacked."""
-        return jax.vmap(self.learner.init)(self.members, member_seeds(self.config))
+        """Fresh states of every member, stacked, laid out on the mesh (also the template a checkpoint
+        is restored onto, whatever the number of devices it was saved from)."""
+        seeds = jax.device_put(member_seeds(self.config), sharding.replicated(self.mesh))
+        return jax.jit(jax.vmap(self.learner.init), out_shardings=self.shardings)(self.members, seeds)
 
     def chunk(self, state: TrainState) -> tuple[TrainState, dict]:
         """`updates_per_chunk` updates of every member; metrics float32[M, updates_per_chunk]."""
         return self.compiled(self.members, state)
 
 
-def member_seeds(config: TrainConfig) -> jax.Array:
-    return jnp.asarray([seed for seed, _ in config.members])
+def member_seeds(config: TrainConfig) -> np.ndarray:
+    return np.asarray([seed for seed, _ in config.members])
 
 
 def make_train(config: TrainConfig, env: envs.Environment | None = None,
                table: teacher_cache.Table | None = None, compile: bool = True) -> Program:
-    """The training program of `config`, compiled ahead of time unless `compile=False` (environment
-    and table built from the configuration unless given, e.g. a probe environment in the tests)."""
+    """The training program of `config` on its devices, compiled ahead of time unless `compile=False`
+    (environment and table built from the configuration unless given, e.g. a probe environment in the
+    tests). A batch that does not divide over the devices is refused here, before compiling."""
     if env is None:
         env, table = build(config)
-    learner = Learner(env, table)
-    members = stack([config.with_setting(setting) for _, setting in config.members])
-    if not compile:
-        return Program(config, learner, members, None, 0.0)
-    start = time.perf_counter()
+    mesh = sharding.mesh(config)
+    learner = Learner(env, table, mesh)
+    replicated = sharding.replicated(mesh)
+    members = jax.device_put(stack([config.with_setting(setting) for _, setting in config.members]), replicated)
     state = jax.eval_shape(jax.vmap(learner.init), members, member_seeds(config))
-    compiled = jax.jit(jax.vmap(learner.chunk)).lower(members, state).compile()
-    return Program(config, learner, members, compiled, time.perf_counter() - start)
+    shardings = sharding.state_shardings(mesh, state)
+    if not compile:
+        return Program(config, learner, members, shardings, None, 0.0)
+    start = time.perf_counter()
+    chunk = jax.jit(jax.vmap(learner.chunk), in_shardings=(replicated, shardings),
+                    out_shardings=(shardings, replicated))
+    compiled = chunk.lower(members, state).compile()
+    return Program(config, learner, members, shardings, compiled, time.perf_counter() - start)

@@ -2,6 +2,9 @@
 
     run_dir, final = run.train(config)               # a new run folder (student.run_folder)
     run.train(config, resume_dir=run_dir)            # continue it from its last checkpoint
+
+In a multi-process run every process calls `train` alike (the chunks and checkpoints are
+collective); only process 0 logs and writes the run folder's files.
 """
 
 import json
@@ -12,7 +15,7 @@ from typing import Callable
 import jax
 import numpy as np
 
-from student import checkpoint, metrics, run_folder
+from student import checkpoint, hosts, metrics, run_folder, sharding
 from student.config import TrainConfig
 from student.evaluation import evaluator, over_members
 from student.ppo import Program, build, make_train
@@ -22,24 +25,30 @@ def train(config: TrainConfig, resume_dir: str | None = None,
           on_chunk: Callable[[int], None] | None = None, log: Callable[[str], None] = print) -> tuple[str, dict]:
     """Trains (or continues) a run; returns (run folder, final evaluation). `on_chunk(i)` is called
     after each chunk's metrics are written (tests use it to simulate a crash)."""
+    writer = hosts.is_writer()
+    log = log if writer else quiet
     env, table = build(config)
+    devices = list(sharding.mesh(config).devices.flat)  # refuses a batch that does not divide over them
     if resume_dir:
         run_dir = resume_dir
-        run_folder.extend(run_dir, config)
+        if writer:
+            run_folder.extend(run_dir, config, devices)
     else:
         config = config.replace(network=config.network.for_backend(jax.default_backend()))
-        run_dir = run_folder.create(config, table)
+        run_dir = run_folder.create(config, table, devices) if writer else ""
+        run_dir = hosts.agree(run_dir)
         log(f"run folder {run_dir}")
     metrics_path = os.path.join(run_dir, run_folder.METRICS)
     program = make_train(config, env, table)
     log(f"compiled {config.updates_per_chunk} updates of {config.batch_size:,} frames x {len(config.members)} "
-        f"member(s) in {program.compile_seconds:.1f} s")
+        f"member(s) on {sharding.describe(devices)} in {program.compile_seconds:.1f} s")
     state = program.init()
     checkpoints = checkpoint.manager(run_dir)
     first_update = 0
     if resume_dir:
         first_update, state = checkpoint.restore_latest(checkpoints, state) or (0, state)
-        metrics.truncate(metrics_path, first_update)
+        if writer:
+            metrics.truncate(metrics_path, first_update)
         log(f"resuming {run_dir} from update {first_update} ({first_update * config.batch_size:,} frames per seed)"
             if first_update else f"resuming {run_dir}: no checkpoint yet, starting from update 0")
 
@@ -68,7 +77,8 @@ def train(config: TrainConfig, resume_dir: str | None = None,
                     row.update({f"eval_{k}": v for k, v in evaluation[m].items() if k != "episodes"})
                 row.update(fps=fps, seconds=seconds, train_seconds=train_seconds,
                            compile_seconds=program.compile_seconds)
-        metrics.append(metrics_path, table_rows)
+        if writer:
+            metrics.append(metrics_path, table_rows)
         log(metrics.progress_line(config, update, table_rows[-1], evaluation, fps, time.perf_counter() - run_start))
         if last or (chunk_index + 1) % config.checkpoint_every == 0:
             checkpoint.save(checkpoints, update, state)
@@ -81,9 +91,14 @@ def train(config: TrainConfig, resume_dir: str | None = None,
     return run_dir, final
 
 
+def quiet(line: str) -> None:
+    """The log of processes other than process 0."""
+
+
 def finish(program: Program, run_dir: str, state, evaluate: Callable | None = None) -> dict:
     """Writes eval.json, progress.png (and sweep.png for a sweep) and student.gif; returns the evaluation.
-    `evaluate`: the run's evaluator, if it plays `final_eval_episodes` episodes (saves a compile)."""
+    `evaluate`: the run's evaluator, if it plays `final_eval_episodes` episodes (saves a compile).
+    Every process evaluates (the same episodes, on its own device); process 0 writes."""
     from student import report  # matplotlib only when a run ends
 
     config = program.config
@@ -96,6 +111,8 @@ def finish(program: Program, run_dir: str, state, evaluate: Callable | None = No
         "greedy": config.eval_greedy,
         "seeds": len(config.seeds),
     }
+    if not hosts.is_writer():
+        return final
     with open(os.path.join(run_dir, run_folder.EVALUATION), "w") as file:
         json.dump(final, file, indent=2)
     rows = metrics.read(os.path.join(run_dir, run_folder.METRICS))
@@ -103,6 +120,6 @@ def finish(program: Program, run_dir: str, state, evaluate: Callable | None = No
     if len(config.settings) > 1:
         report.plot_sweep(rows, os.path.join(run_dir, "sweep.png"), config)
     if config.gif_episodes:
-        first = jax.tree.map(lambda x: x[0], (program.members, state.params))
+        first = jax.tree.map(lambda x: np.asarray(x)[0], (program.members, state.params))  # on the host
         report.animate(program.learner, *first, config.gif_episodes, os.path.join(run_dir, "student.gif"))
     return final

@@ -34,8 +34,15 @@ def versions() -> dict:
     return found
 
 
-def create(config: TrainConfig, table) -> str:
-    """Creates the run folder and writes config.json; refuses one that already holds a run."""
+def hardware(devices: list) -> dict:
+    """The devices a launch of the run trains on: how many, of what kind, over how many processes."""
+    return {"devices": [str(d) for d in devices], "device_count": len(devices),
+            "device_kind": f"{devices[0].platform} ({devices[0].device_kind})", "processes": jax.process_count()}
+
+
+def create(config: TrainConfig, table, devices: list) -> str:
+    """Creates the run folder and writes config.json; refuses one that already holds a run.
+    `devices`: those the run trains on (the data-parallel mesh's)."""
     run_dir = config.out or default_path(config)
     if os.path.exists(os.path.join(run_dir, CONFIG)):
         raise ConfigError(f"{run_dir} already holds a run; continue it with `train.py resume {run_dir}` "
@@ -53,7 +60,7 @@ def create(config: TrainConfig, table) -> str:
         },
         "teacher": None if table is None else {"path": table.path, "provenance": table.provenance},
         "versions": versions(),
-        "devices": [str(d) for d in jax.devices()],
+        **hardware(devices),
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
     }
     with open(os.path.join(run_dir, CONFIG), "w") as file:
@@ -61,11 +68,13 @@ def create(config: TrainConfig, table) -> str:
     return run_dir
 
 
-def extend(run_dir: str, config: TrainConfig) -> None:
-    """Records a configuration changed on resume (e.g. more frames) in config.json."""
+def extend(run_dir: str, config: TrainConfig, devices: list) -> None:
+    """Records a configuration changed on resume (e.g. more frames) and the devices it now trains on
+    in config.json."""
     path = os.path.join(run_dir, CONFIG)
     with open(path) as file:
         record = json.load(file)
     record["config"] = configuration.to_dict(config)
     record["derived"].update(num_updates=config.num_updates, frames_per_seed=config.num_updates * config.batch_size)
+    record.update(hardware(devices))
     write_atomically(path, json.dumps(record, indent=2))
