@@ -150,8 +150,8 @@ def test_a_run_folder_is_never_overwritten(whole, capsys):
 
 @pytest.mark.slow
 def test_a_short_run_learns_simpledoorkey_on_every_seed(tmp_path):
-    config = TrainConfig(total_frames=61_440, updates_per_chunk=15, eval_episodes=100, final_eval_episodes=200,
-                         gif_episodes=0, seeds=(0, 1, 2), out=str(tmp_path / "learns"))
+    config = TrainConfig(num_envs=64, total_frames=61_440, updates_per_chunk=15, eval_episodes=100,
+                         final_eval_episodes=200, gif_episodes=0, seeds=(0, 1, 2), out=str(tmp_path / "learns"))
     _, final = run.train(config, log=QUIET)
     first_evaluations = [r["eval_success_rate"] for r in read_rows(config.out) if "eval_success_rate" in r][:3]
     assert max(first_evaluations) < 0.3  # the untrained policy rarely opens the door
