@@ -94,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     from student import evaluation, run
     from teacher_cache import TableError
 
-    # Compiled programs are kept between runs (a resumed or repeated run skips most of its compile).
-    cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "llm4teach-jax", "xla")
-    jax.config.update("jax_compilation_cache_dir", cache)
+    # Compiled programs are kept between runs (a resumed or repeated run skips most of its compile),
+    # unless the caller chose a cache already.
+    if not jax.config.jax_compilation_cache_dir:
+        cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "llm4teach-jax", "xla")
+        jax.config.update("jax_compilation_cache_dir", cache)
 
     try:
         if isinstance(command, Evaluate):
