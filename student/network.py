@@ -7,7 +7,7 @@ the same wherever the agent stands (measured: the student then imitates the teac
 within ~40k frames instead of not at all by 250k). The network embeds each id, flattens
 and applies dense layers with separate actor and critic heads. Dense layers, not
 convolutions: XLA's CPU backend runs a convolution's gradient inside `lax.scan` an
-order of magnitude slower than a dense layer's (SPEC §3).
+order of magnitude slower than a dense layer's (jax-ml/jax issue #12868).
 """
 
 from typing import Sequence

@@ -1,4 +1,4 @@
-"""Random layouts over many resets, and explicit layouts (SPEC §1)."""
+"""Random layouts over many resets, and explicit layouts."""
 
 import collections
 

@@ -1,4 +1,4 @@
-"""MiniGrid's rules as our tasks apply them (SPEC §1), one test per rule."""
+"""MiniGrid's rules as our tasks apply them, one test per rule."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The memory-map observation: what is seen, what is remembered, what is hidden (SPEC §1)."""
+"""The memory-map observation: what is seen, what is remembered, what is hidden."""
 
 import jax
 import numpy as np
