@@ -155,7 +155,7 @@ def test_a_short_run_learns_simpledoorkey_on_every_seed(tmp_path):
     _, final = run.train(config, log=QUIET)
     first_evaluations = [r["eval_success_rate"] for r in read_rows(config.out) if "eval_success_rate" in r][:3]
     assert max(first_evaluations) < 0.3  # the untrained policy rarely opens the door
-    # Measured: 0.8-1.0 per seed at 61,440 frames; the bound leaves room for other CPUs.
+    # Measured here: 0.995, 0.965, 0.975 (seeds 0-2) at 61,440 frames; the bound leaves room for other CPUs.
     assert all(seed["success_rate"] > 0.5 for seed in final["per_seed"])
 
 
@@ -166,5 +166,5 @@ def test_a_large_batch_with_the_recipe_learns_simpledoorkey_on_every_seed(tmp_pa
                          final_eval_episodes=200, gif_episodes=0, seeds=(0, 1, 2), out=str(tmp_path / "large"))
     assert (config.steps_per_rollout, config.update_epochs, config.num_minibatches) == (2, 8, 8)
     _, final = run.train(config, log=QUIET)
-    # Measured (bench.sample_efficiency): all 5 seeds passed 0.9 by 36,864 frames; the bound leaves room.
+    # Measured here: 0.975, 0.99, 0.99 (seeds 0-2) at 61,440 frames; the bound leaves room for other CPUs.
     assert all(seed["success_rate"] > 0.6 for seed in final["per_seed"])
