@@ -78,7 +78,8 @@ def main(options: Options) -> None:
         frames = [r["frames"] if r else None for r in first.values()]
         shown = ", ".join(f"{f:,}" if f is not None else "-" for f in frames)
         median = median_or_none(frames)
-        median_text = f"{median:,.0f}" if median is not None else f"not reached within {config.num_updates * config.batch_size:,}"
+        budget = config.num_updates * config.batch_size
+        median_text = f"{median:,.0f}" if median is not None else f"not reached within {budget:,}"
         updates = median_or_none([r["update"] if r else None for r in first.values()])
         wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
         final_rates = [seed["success_rate"] for seed in final["per_seed"]]

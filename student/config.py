@@ -22,6 +22,8 @@ METHODS = ("llm4teach", "llm4teach-hard", "ppo")
 # ≥ 256 frames of one environment); early in training, when episodes run to 150 steps,
 # an iteration is about 1,500 frames. Their schedule in frames, at that rate:
 AUTHORS_FRAMES_PER_ITERATION = 1500
+# Where a run folder keeps its configuration.
+CONFIG_FILE = "config.json"
 
 
 class ConfigError(Exception):
@@ -126,7 +128,8 @@ Sweep = dataclasses.make_dataclass(
     "Sweep",
     [
         (name, Annotated[tuple[float, ...], tyro.conf.arg(
-            help=f"values of --{section}.{field.replace('_', '-')} to train side by side")], dataclasses.field(default=()))
+            help=f"values of --{section}.{field.replace('_', '-')} to train side by side")],
+         dataclasses.field(default=()))
         for name, (section, field) in SWEEPABLE.items()
     ],
     frozen=True,
@@ -162,9 +165,9 @@ class TrainConfig:
     """Environment frames per seed (rounded up to whole chunks of updates)."""
     num_envs: int = static_field(256)
     """Environments stepped in parallel, per seed (256 reached 0.9 soonest in wall-clock time on a
-    2-core CPU; on a GPU use thousands: 4096 reaches it in the same ~0.2 s). Unless set, --num-steps, --ppo.update-epochs and
-    --ppo.num-minibatches follow the large-batch recipe for this number (up to 64: 16 steps, 4 epochs
-    x 4 minibatches; 256: 8, 8 x 8; 1024: 2, 8 x 8; more: 1, 8 x 8)."""
+    2-core CPU; on a GPU use thousands: 4096 reaches it in the same ~0.2 s). Unless set, --num-steps,
+    --ppo.update-epochs and --ppo.num-minibatches follow the large-batch recipe for this number
+    (up to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8; 1024: 2, 8 x 8; more: 1, 8 x 8)."""
     num_steps: int | None = static_field(None)
     """Steps per environment in each rollout (default: the large-batch recipe for --num-envs)."""
     seeds: tuple[int, ...] = static_field((0,))
@@ -243,8 +246,8 @@ class TrainConfig:
     @property
     def settings(self) -> list[dict[str, float]]:
         """The sweep's grid: one {option: value} per setting ([{}] without a sweep)."""
-        swept = {name: values for name, values in dataclasses.asdict(self.sweep).items() if values}
-        return [dict(zip(swept, values)) for values in itertools.product(*swept.values())]
+        names = self.sweep_names
+        return [dict(zip(names, values)) for values in itertools.product(*(getattr(self.sweep, n) for n in names))]
 
     @property
     def members(self) -> list[tuple[int, dict[str, float]]]:
@@ -338,7 +341,7 @@ def from_dict(values: dict) -> TrainConfig:
 
 def read(run_dir: str) -> TrainConfig:
     """The configuration a run folder was started with; a clear error if it is not a run folder."""
-    path = os.path.join(run_dir, "config.json")
+    path = os.path.join(run_dir, CONFIG_FILE)
     if not os.path.isdir(run_dir):
         raise ConfigError(f"run folder {run_dir} does not exist")
     if not os.path.exists(path):

@@ -28,7 +28,7 @@ def rows(config: TrainConfig, metrics: dict, first_update: int) -> list[list[dic
         for m, (seed, setting) in enumerate(config.members):
             values = {name: float(v[m, u]) for name, v in metrics.items()}
             episodes = values.pop("episodes")
-            successes, return_sum, length_sum = values.pop("successes"), values.pop("return_sum"), values.pop("length_sum")
+            successes, return_sum, length_sum = (values.pop(name) for name in ("successes", "return_sum", "length_sum"))
             row = {"seed": seed, **({"setting": setting} if setting else {}), "update": update,
                    "frames": update * config.batch_size, "episodes": int(episodes),
                    "success_rate": successes / episodes if episodes else None,

@@ -12,8 +12,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from envs.episodes import episode_frames, save_gif  # noqa: E402
 
 
+def setting_label(setting: dict) -> str:
+    """'learning_rate=0.001, ent_coef=0.01': a sweep's setting in a legend."""
+    return ", ".join(f"{name}={value:g}" for name, value in setting.items())
+
+
 def member_label(row: dict) -> str:
-    setting = ", ".join(f"{name}={value:g}" for name, value in row.get("setting", {}).items())
+    setting = setting_label(row.get("setting", {}))
     return f"seed {row['seed']}" + (f", {setting}" if setting else "")
 
 
@@ -30,7 +35,8 @@ def plot(rows: list[dict], out_path: str, config) -> None:
                      label=f"{label} (evaluation)")
         axes[1].plot([r["frames"] for r in trained], [r["mean_return"] for r in trained], alpha=0.5)
         axes[1].plot([r["frames"] for r in evaluated], [r["eval_mean_return"] for r in evaluated], marker=".")
-    axes[0].set(xlabel="frames (per seed)", ylabel="success rate", ylim=(-0.02, 1.02), title=f"{config.task}, {config.method}")
+    axes[0].set(xlabel="frames (per seed)", ylabel="success rate", ylim=(-0.02, 1.02),
+                title=f"{config.task}, {config.method}")
     axes[1].set(xlabel="frames (per seed)", ylabel="mean return", title="return")
     axes[0].legend(fontsize=7)
     figure.tight_layout()
@@ -45,8 +51,7 @@ def plot_sweep(rows: list[dict], out_path: str, config) -> None:
         evaluated = [r for r in rows if r.get("setting") == setting and "eval_success_rate" in r]
         frames = sorted({r["frames"] for r in evaluated})
         per_frame = [[r["eval_success_rate"] for r in evaluated if r["frames"] == f] for f in frames]
-        label = ", ".join(f"{name}={value:g}" for name, value in setting.items())
-        line, = axis.plot(frames, [np.mean(v) for v in per_frame], marker=".", label=label)
+        line, = axis.plot(frames, [np.mean(v) for v in per_frame], marker=".", label=setting_label(setting))
         axis.fill_between(frames, [min(v) for v in per_frame], [max(v) for v in per_frame],
                           color=line.get_color(), alpha=0.2)
     axis.set(xlabel="frames (per seed)", ylabel="evaluation success rate", ylim=(-0.02, 1.02),

@@ -13,7 +13,6 @@ from student import config as configuration
 from teacher_cache.table import write_atomically
 from student.config import ConfigError, TrainConfig
 
-CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 EVALUATION = "eval.json"
 
@@ -44,7 +43,7 @@ def create(config: TrainConfig, table, devices: list) -> str:
     """Creates the run folder and writes config.json; refuses one that already holds a run.
     `devices`: those the run trains on (the data-parallel mesh's)."""
     run_dir = config.out or default_path(config)
-    if os.path.exists(os.path.join(run_dir, CONFIG)):
+    if os.path.exists(os.path.join(run_dir, configuration.CONFIG_FILE)):
         raise ConfigError(f"{run_dir} already holds a run; continue it with `train.py resume {run_dir}` "
                           f"or pick another --out")
     os.makedirs(run_dir, exist_ok=True)
@@ -63,7 +62,7 @@ def create(config: TrainConfig, table, devices: list) -> str:
         **hardware(devices),
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
     }
-    with open(os.path.join(run_dir, CONFIG), "w") as file:
+    with open(os.path.join(run_dir, configuration.CONFIG_FILE), "w") as file:
         json.dump(record, file, indent=2)
     return run_dir
 
@@ -71,7 +70,7 @@ def create(config: TrainConfig, table, devices: list) -> str:
 def extend(run_dir: str, config: TrainConfig, devices: list) -> None:
     """Records a configuration changed on resume (e.g. more frames) and the devices it now trains on
     in config.json."""
-    path = os.path.join(run_dir, CONFIG)
+    path = os.path.join(run_dir, configuration.CONFIG_FILE)
     with open(path) as file:
         record = json.load(file)
     record["config"] = configuration.to_dict(config)
