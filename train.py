@@ -16,7 +16,6 @@
 
 import dataclasses
 import json
-import os
 import sys
 
 import tyro
@@ -85,20 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 2
-    import jax  # JAX starts only once the options are known to be good
-
-    from student import hosts
+    from student import hosts  # JAX starts only once the options are known to be good
 
     if not isinstance(command, Evaluate) and hosts.wanted(config.distributed):
         hosts.initialize()  # before anything touches the devices (importing navix does)
     from student import evaluation, run
     from teacher_cache import TableError
 
-    # Compiled programs are kept between runs (a resumed or repeated run skips most of its compile),
-    # unless the caller chose a cache already.
-    if not jax.config.jax_compilation_cache_dir:
-        cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "llm4teach-jax", "xla")
-        jax.config.update("jax_compilation_cache_dir", cache)
+    run.keep_compiled_programs()
 
     try:
         if isinstance(command, Evaluate):

@@ -91,6 +91,14 @@ def train(config: TrainConfig, resume_dir: str | None = None,
     return run_dir, final
 
 
+def keep_compiled_programs() -> None:
+    """Keeps compiled programs between runs (a resumed or repeated run skips most of its compile) in
+    ~/.cache/llm4teach-jax/xla, unless the caller chose a compilation cache already."""
+    if not jax.config.jax_compilation_cache_dir:
+        cache = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "llm4teach-jax", "xla")
+        jax.config.update("jax_compilation_cache_dir", cache)
+
+
 def quiet(line: str) -> None:
     """The log of processes other than process 0."""
 

@@ -18,8 +18,9 @@ from teacher_cache.prior import prior
 from teacher_cache.table import Table, load
 
 
-def evaluate(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> dict:
-    """Success rate, mean return and mean length of the teacher acting alone for `episodes` episodes."""
+def play(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> dict:
+    """The teacher acting alone for `episodes` episodes: per-episode `return`, `length`, `success`
+    (host arrays, as `envs.episodes.run_episodes` gives them)."""
     env = envs.make(task, autoreset=False)
 
     def policy(observations, key):
@@ -27,8 +28,13 @@ def evaluate(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) 
         distribution = prior(table, observations, hard=hard, key=prior_key)
         return jax.random.categorical(action_key, jnp.log(distribution), axis=-1)
 
+    return jax.device_get(jax.jit(lambda key: run_episodes(env, policy, episodes, key))(jax.random.PRNGKey(seed)))
+
+
+def evaluate(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> dict:
+    """Success rate, mean return and mean length of the teacher acting alone for `episodes` episodes."""
     start = time.perf_counter()
-    outcome = jax.jit(lambda key: run_episodes(env, policy, episodes, key))(jax.random.PRNGKey(seed))
+    outcome = play(table, task, episodes, hard, seed)
     result = {"task": task, "teacher": "hard" if hard else "soft", "table": table.path, **summary(outcome)}
     return {**result, "seconds": round(time.perf_counter() - start, 1)}
 

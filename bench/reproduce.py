@@ -1,0 +1,368 @@
+"""The paper's comparison in one command: every task x method over several seeds, the teacher
+acting alone, and the results as a table and figures.
+
+    python -m bench.reproduce                          # the default reproduction (README: results)
+    python -m bench.reproduce --quick                  # a smoke run in minutes: small budgets, 2 seeds
+    python -m bench.reproduce --tasks LavaDoorKey --methods llm4teach ppo
+    python -m bench.reproduce --out results/2026-11-22-cpu-2cores    # finish an interrupted one
+
+Methods: `llm4teach` (soft teacher, the authors' table), `llm4teach-hard` (one plan drawn per
+step), `ppo` (no teacher), `llm4teach-gemma` (soft teacher, the table Gemma 3 270M built here: a
+weak LLM teacher). Each trains all its seeds at once (a batch axis) into `runs/<task>/<method>/`,
+a run folder like train.py's. The teacher alone (soft and hard, both tables) plays
+`--teacher-episodes` episodes per task into `teacher/<task>.json`.
+
+The results folder (default `results/<date>-<machine>/`, a new one each time) gets `table.md`,
+`table.csv`, one figure per task and `all_tasks.png`, and `meta.json` (options, every run's
+configuration, git commit, package versions, device and CPU, wall time per part). A folder
+given with --out that holds a reproduction continues it: finished parts are kept, an
+interrupted run resumes from its last checkpoint; it must be asked with the same options.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import Literal
+
+import tyro
+
+import envs
+from student.config import ConfigError, TrainConfig
+from teacher_cache.table import TABLES_DIR, TableError, write_atomically
+
+METHODS = ("llm4teach", "llm4teach-hard", "ppo", "llm4teach-gemma")
+LABELS = {
+    "llm4teach": "LLM4Teach, soft (authors' table)",
+    "llm4teach-hard": "LLM4Teach, hard (authors' table)",
+    "ppo": "PPO",
+    "llm4teach-gemma": "LLM4Teach, soft (Gemma 3 270M table)",
+    "teacher-authors-soft": "teacher alone, soft (authors' table)",
+    "teacher-authors-hard": "teacher alone, hard (authors' table)",
+    "teacher-gemma-soft": "teacher alone, soft (Gemma table)",
+    "teacher-gemma-hard": "teacher alone, hard (Gemma table)",
+}
+# Frames per seed. SimpleDoorKey: the student is at 0.9 by ~40k frames and the Gemma-taught one
+# has left its teacher; LavaDoorKey and ColoredDoorKey: past the point where λ is dropped
+# (400k frames), where the student leaves its teacher behind. PPO has not settled on any of them
+# (the authors' PPO needs millions of frames); the budgets are what fits a CPU in about 20 minutes.
+BUDGETS = {"SimpleDoorKey": 102_400, "LavaDoorKey": 512_000, "ColoredDoorKey": 512_000}
+QUICK = {"seeds": (0, 1), "frames": {task: 20_480 for task in BUDGETS}, "teacher_episodes": 200,
+         "eval_episodes": 64, "final_eval_episodes": 200, "evaluations": 4}
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Reproduce the paper's comparison: tasks x methods x seeds, the teacher alone, a table and figures."""
+
+    tasks: tuple[Literal["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey"], ...] = envs.TASKS
+    """Tasks to run."""
+    methods: tuple[Literal["llm4teach", "llm4teach-hard", "ppo", "llm4teach-gemma"], ...] = METHODS
+    """Methods to train on each task."""
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    """Seeds of every method (trained at once, a batch axis)."""
+    frames: dict[str, int] = dataclasses.field(default_factory=lambda: dict(BUDGETS))
+    """Frames per seed by task (--frames.LavaDoorKey 1024000 sets one)."""
+    num_envs: int = 256
+    """Environments per seed (the large-batch recipe sets the rest, as in train.py)."""
+    evaluations: int = 40
+    """Evaluations per run during training (the resolution of the curves and of frames-to-threshold)."""
+    eval_episodes: int = 200
+    """Episodes per seed in each evaluation during training."""
+    final_eval_episodes: int = 1000
+    """Episodes per seed in the final evaluation (the table's final success and return)."""
+    teacher_episodes: int = 1000
+    """Episodes of the teacher alone, per table and soft/hard."""
+    quick: bool = False
+    """A smoke run: 2 seeds, 20,480 frames per task, short evaluations (options you set yourself stay)."""
+    out: str | None = None
+    """Results folder (default: a new results/<date>-<machine>/); one holding a reproduction is continued."""
+    train: TrainConfig = TrainConfig()
+    """Any other training option (task, method, teacher, seeds, frames and environments are set above)."""
+
+    def resolved(self) -> "Options":
+        """The options with --quick's values where the default was left; checked."""
+        options = self
+        if self.quick:
+            defaults = Options()
+            options = dataclasses.replace(self, **{name: value for name, value in QUICK.items()
+                                                   if getattr(self, name) == getattr(defaults, name)})
+        missing = [task for task in options.tasks if task not in options.frames]
+        if missing:
+            raise ConfigError(f"--frames gives no budget for {', '.join(missing)}; give one for every task in --tasks")
+        if not options.tasks or not options.methods:
+            raise ConfigError("--tasks and --methods must each name at least one")
+        if min(options.evaluations, options.eval_episodes, options.final_eval_episodes, options.teacher_episodes) < 2:
+            raise ConfigError("--evaluations and the episode counts must be at least 2")
+        return options
+
+
+def machine() -> str:
+    """'cpu-2cores' or 'gpu-nvidia-h100-80gb-hbm3': the results folder's machine part."""
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return f"cpu-{os.cpu_count()}cores"
+    return f"{device.platform}-{device.device_kind}".lower().replace(" ", "-")
+
+
+def new_folder(options: Options) -> str:
+    """--out, or results/<date>-<machine> with -2, -3, ... if that is taken (never an existing one)."""
+    if options.out:
+        return options.out
+    base = os.path.join("results", f"{datetime.date.today().isoformat()}-{machine()}")
+    path, n = base, 1
+    while os.path.exists(path):
+        n += 1
+        path = f"{base}-{n}"
+    return path
+
+
+def run_config(options: Options, task: str, method: str, folder: str) -> TrainConfig:
+    """The training configuration of one method on one task."""
+    teacher = os.path.join(TABLES_DIR, f"{task}.gemma3-270m.json") if method == "llm4teach-gemma" else None
+    config = options.train.replace(
+        task=task, method="llm4teach" if method == "llm4teach-gemma" else method, teacher=teacher,
+        seeds=options.seeds, num_envs=options.num_envs, total_frames=options.frames[task],
+        eval_episodes=options.eval_episodes, final_eval_episodes=options.final_eval_episodes, gif_episodes=0,
+        out=os.path.join(folder, "runs", task, method))
+    chunk = max(1, round(options.frames[task] / options.evaluations / config.batch_size))
+    return config.replace(updates_per_chunk=chunk, eval_every=1, checkpoint_every=max(1, options.evaluations // 8))
+
+
+def teacher_tables(task: str) -> dict[str, str]:
+    return {"authors": task, "gemma": os.path.join(TABLES_DIR, f"{task}.gemma3-270m.json")}
+
+
+def git_commit() -> str | None:
+    """The project's commit, '+modified' if the tree has changes (None outside a git checkout)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class Progress:
+    """One line over the whole reproduction: which part, how far, elapsed and an estimate of the time left
+    (from the frames trained so far in this session)."""
+
+    def __init__(self, total_frames: int, done_frames: int):
+        self.total, self.done, self.session_done = total_frames, done_frames, 0
+        self.start = time.perf_counter()
+        self.tty = sys.stdout.isatty()
+        self.last_shown = -1.0
+
+    def show(self, part: str, part_fraction: float, frames_now: int = 0, final: bool = False) -> None:
+        overall = (self.done + frames_now) / max(1, self.total)
+        elapsed = time.perf_counter() - self.start
+        rate = elapsed / (self.session_done + frames_now) if self.session_done + frames_now else None
+        left = "?" if rate is None else clock(rate * (self.total - self.done - frames_now))
+        line = (f"[{overall:6.1%}] {part}: {part_fraction:4.0%} | elapsed {clock(elapsed)} | left ~{left}")
+        if self.tty:
+            print("\r" + line.ljust(100), end="\n" if final else "", flush=True)
+        elif final or part_fraction - self.last_shown >= 0.25:
+            print(line, flush=True)
+            self.last_shown = part_fraction
+        if final:
+            self.last_shown = -1.0
+
+    def finished(self, frames: int) -> None:
+        self.done += frames
+        self.session_done += frames
+
+
+def clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+
+
+def read_json(path: str, default=None):
+    if not os.path.exists(path):
+        return default
+    with open(path) as file:
+        return json.load(file)
+
+
+def comparable(options: Options) -> dict:
+    """The options a continued reproduction must repeat (as JSON values)."""
+    values = dataclasses.asdict(dataclasses.replace(options, out=None, quick=False))
+    return json.loads(json.dumps(values))
+
+
+def open_folder(options: Options) -> tuple[str, dict]:
+    """The results folder and its meta.json so far; refuses to continue one made with other options."""
+    folder = new_folder(options)
+    meta = read_json(os.path.join(folder, "meta.json"))
+    if meta is None:
+        if os.path.isdir(folder) and os.listdir(folder):
+            raise ConfigError(f"{folder} exists and is not a reproduction's results folder; pick another --out")
+        os.makedirs(folder, exist_ok=True)
+        return folder, {"options": comparable(options), "parts": {}, "wall_seconds": 0.0}
+    if meta["options"] != comparable(options):
+        changed = sorted(k for k in meta["options"] if meta["options"][k] != comparable(options).get(k))
+        raise ConfigError(f"{folder} holds a reproduction made with other options ({', '.join(changed)} differ); "
+                          f"continue it with the options it was started with, or pick another --out")
+    return folder, meta
+
+
+def teacher_part(options: Options, task: str, path: str) -> None:
+    """The teacher alone on one task: per table and soft/hard, its outcome per episode."""
+    from teacher_cache.evaluate import play
+    from teacher_cache.table import load
+
+    outcomes = {}
+    for source, table_path in teacher_tables(task).items():
+        table = load(table_path, task=task)
+        for hard in (False, True):
+            outcome = play(table, task, options.teacher_episodes, hard, seed=0)
+            outcomes[f"teacher-{source}-{'hard' if hard else 'soft'}"] = {
+                "table": table.path, **{name: values.tolist() for name, values in outcome.items()}}
+    write_atomically(path, json.dumps(outcomes))
+
+
+def train_part(config: TrainConfig, progress: Progress, name: str) -> None:
+    """Trains one method on one task (or continues its run folder from the last checkpoint)."""
+    from student import config as configuration
+    from student import run
+
+    resume = os.path.exists(os.path.join(config.out, configuration.CONFIG_FILE))
+    saved = configuration.read(config.out) if resume else config
+
+    def on_chunk(index: int) -> None:
+        frames = (index + 1) * saved.frames_per_chunk
+        progress.show(name, frames / (saved.num_updates * saved.batch_size), frames * len(saved.seeds))
+
+    run.train(saved, resume_dir=config.out if resume else None, on_chunk=on_chunk, log=lambda line: None)
+
+
+def reproduce(options: Options) -> str:
+    """Runs what is missing of the reproduction, then writes the table, figures and meta.json; returns the folder."""
+    import jax
+
+    from student import run_folder
+
+    options = options.resolved()
+    folder, meta = open_folder(options)
+    print(f"results folder {folder} (if interrupted, continue it with --out {folder})", flush=True)
+    started = time.perf_counter()
+    wall_before = meta["wall_seconds"]
+    teacher_paths = {task: os.path.join(folder, "teacher", f"{task}.json") for task in options.tasks}
+    configs = {(task, method): run_config(options, task, method, folder)
+               for task in options.tasks for method in options.methods}
+    evaluated = lambda config: os.path.exists(os.path.join(config.out, run_folder.EVALUATION))  # noqa: E731
+    seed_frames = {key: c.num_updates * c.batch_size * len(c.seeds) for key, c in configs.items()}
+    progress = Progress(sum(seed_frames.values()),
+                        sum(f for key, f in seed_frames.items() if evaluated(configs[key])))
+    meta.update(git_commit=git_commit(), versions=run_folder.versions(), python=sys.version.split()[0],
+                device=str(jax.devices()[0]), device_kind=jax.devices()[0].device_kind,
+                backend=jax.default_backend(), cpu=cpu_name(), cpu_count=os.cpu_count())
+
+    def record(part: str, seconds: float) -> None:
+        meta["parts"][part] = {"seconds": round(seconds, 1),
+                               "finished": datetime.datetime.now().isoformat(timespec="seconds")}
+        meta["wall_seconds"] = round(wall_before + time.perf_counter() - started, 1)
+        write_atomically(os.path.join(folder, "meta.json"), json.dumps(meta, indent=2))
+
+    for task in options.tasks:
+        part = f"{task} teacher alone"
+        if not os.path.exists(teacher_paths[task]):
+            os.makedirs(os.path.dirname(teacher_paths[task]), exist_ok=True)
+            progress.show(part, 0.0)
+            begin = time.perf_counter()
+            teacher_part(options, task, teacher_paths[task])
+            progress.show(part, 1.0, final=True)
+            record(part, time.perf_counter() - begin)
+        for method in options.methods:
+            config, part = configs[(task, method)], f"{task} {method}"
+            if evaluated(config):
+                continue
+            progress.show(part, 0.0)
+            begin = time.perf_counter()
+            train_part(config, progress, part)
+            progress.finished(seed_frames[(task, method)])
+            progress.show(part, 1.0, final=True)
+            record(part, time.perf_counter() - begin)
+
+    meta["runs"] = {f"{task} {method}": read_json(os.path.join(c.out, "config.json"))
+                    for (task, method), c in configs.items()}
+    write_results(folder, options, configs, teacher_paths)
+    record("results", 0.0)
+    print(f"done in {clock(meta['wall_seconds'])} (all sessions): {folder}/table.md", flush=True)
+    return folder
+
+
+def write_results(folder: str, options: Options, configs: dict, teacher_paths: dict) -> list[dict]:
+    """table.md, table.csv and the figures from the finished parts; returns the table's rows."""
+    from bench import results
+    from student import metrics
+
+    table, per_task = [], {}
+    for task in options.tasks:
+        runs = {}
+        for method in options.methods:
+            config = configs[(task, method)]
+            rows = metrics.read(os.path.join(config.out, "metrics.jsonl"))
+            final = read_json(os.path.join(config.out, "eval.json"))
+            table.append(results.student_row(task, method, final, rows, config.seeds))
+            runs[method] = rows
+        teachers = [results.teacher_row(task, method, outcome)
+                    for method, outcome in read_json(teacher_paths[task]).items()]
+        table += teachers
+        shown = [t for t in teachers if t["method"].endswith("soft")]  # hard ones lie within noise of them
+        per_task[task] = (runs, shown)
+        results.figure_task(os.path.join(folder, f"{task}.png"), task, runs, shown, LABELS)
+    results.figure_all(os.path.join(folder, "all_tasks.png"), per_task, LABELS)
+    results.write_csv(table, LABELS, os.path.join(folder, "table.csv"))
+    meta = read_json(os.path.join(folder, "meta.json"), {})
+    header = [
+        "# LLM4Teach reproduction", "",
+        f"{datetime.date.today().isoformat()}, {meta.get('device_kind', '?')} ({meta.get('cpu', '?')}, "
+        f"{meta.get('cpu_count', '?')} cores), commit {meta.get('git_commit')}, wall time "
+        f"{clock(meta.get('wall_seconds', 0))} (h:mm:ss, all parts); "
+        f"{len(options.seeds)} seeds per method, {options.num_envs} environments per seed; "
+        f"final evaluation {options.final_eval_episodes} episodes per seed, intervals 95% over seeds "
+        f"(teacher alone: over {options.teacher_episodes} episodes). Frames to a success rate: median over "
+        f"seeds of the first evaluation ({options.eval_episodes} episodes) at or above it.", "",
+    ]
+    claims = results.claims(table)
+    body = results.markdown(table, LABELS)
+    write_atomically(os.path.join(folder, "table.md"), "\n".join(
+        header + [body, "## The paper's claims on these numbers", "", results.claims_markdown(claims), ""]))
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = tyro.cli(Options, args=argv, description=__doc__)
+    from student import run
+
+    run.keep_compiled_programs()
+    try:
+        reproduce(options)
+    except (ConfigError, TableError) as error:
+        print(f"bench.reproduce: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
