@@ -69,9 +69,9 @@ class Options:
     """Frames per seed by task (--frames.LavaDoorKey 1024000 sets one)."""
     num_envs: int = 256
     """Environments per seed (the large-batch recipe sets the rest, as in train.py)."""
-    evaluations: int = 40
+    evaluations: int = 25
     """Evaluations per run during training (the resolution of the curves and of frames-to-threshold)."""
-    eval_episodes: int = 200
+    eval_episodes: int = 100
     """Episodes per seed in each evaluation during training."""
     final_eval_episodes: int = 1000
     """Episodes per seed in the final evaluation (the table's final success and return)."""

@@ -20,8 +20,8 @@ def run_episodes(env, policy: Policy, num_episodes: int, key: jax.Array) -> dict
     only the first end of each episode counts.
     """
 
-    def act(carry, _):
-        timestep, finished, outcome, key = carry
+    def act(carry):
+        timestep, finished, outcome, key, t = carry
         key, policy_key = jax.random.split(key)
         timestep = jax.vmap(env.step)(timestep, policy(timestep.observation, policy_key))
         ends_now = timestep.is_done() & ~finished
@@ -31,7 +31,11 @@ def run_episodes(env, policy: Policy, num_episodes: int, key: jax.Array) -> dict
             "success": timestep.info["success"],
         }
         outcome = jax.tree.map(lambda old, new: jnp.where(ends_now, new, old), outcome, ended)
-        return (timestep, finished | ends_now, outcome, key), None
+        return timestep, finished | ends_now, outcome, key, t + 1
+
+    def playing(carry):  # stops once every episode has ended (a trained policy's end in a few steps)
+        _, finished, _, _, t = carry
+        return (t < env.max_steps) & ~finished.all()
 
     reset_key, key = jax.random.split(key)
     timestep = jax.vmap(env.reset)(jax.random.split(reset_key, num_episodes))
@@ -40,9 +44,8 @@ def run_episodes(env, policy: Policy, num_episodes: int, key: jax.Array) -> dict
         "length": jnp.zeros(num_episodes, jnp.int32),
         "success": jnp.zeros(num_episodes, bool),
     }
-    carry = (timestep, jnp.zeros(num_episodes, bool), outcome, key)
-    (_, _, outcome, _), _ = jax.lax.scan(act, carry, None, length=env.max_steps)
-    return outcome
+    carry = (timestep, jnp.zeros(num_episodes, bool), outcome, key, jnp.int32(0))
+    return jax.lax.while_loop(playing, act, carry)[2]
 
 
 def summary(outcome: dict) -> dict:
