@@ -255,6 +255,16 @@ def train_part(config: TrainConfig, progress: Progress, name: str) -> None:
     run.train(saved, resume_dir=config.out if resume else None, on_chunk=on_chunk, log=lambda line: None)
 
 
+def trained(config: TrainConfig) -> bool:
+    """Whether a method's run folder holds its final evaluation (the run finished)."""
+    return os.path.exists(os.path.join(config.out, "eval.json"))
+
+
+def seed_frames(config: TrainConfig) -> int:
+    """A run's frames over all its seeds: the progress display's unit of work."""
+    return config.num_updates * config.batch_size * len(config.seeds)
+
+
 def reproduce(options: Options) -> str:
     """Runs what is missing of the reproduction, then writes the table, figures and meta.json; returns the folder."""
     import jax
@@ -269,20 +279,39 @@ def reproduce(options: Options) -> str:
     teacher_paths = {task: os.path.join(folder, "teacher", f"{task}.json") for task in options.tasks}
     configs = {(task, method): run_config(options, task, method, folder)
                for task in options.tasks for method in options.methods}
-    evaluated = lambda config: os.path.exists(os.path.join(config.out, run_folder.EVALUATION))  # noqa: E731
-    seed_frames = {key: c.num_updates * c.batch_size * len(c.seeds) for key, c in configs.items()}
-    progress = Progress(sum(seed_frames.values()),
-                        sum(f for key, f in seed_frames.items() if evaluated(configs[key])))
-    meta.update(git_commit=git_commit(), versions=run_folder.versions(), python=sys.version.split()[0],
-                device=str(jax.devices()[0]), device_kind=jax.devices()[0].device_kind,
-                backend=jax.default_backend(), cpu=cpu_name(), cpu_count=os.cpu_count())
+    progress = Progress(sum(map(seed_frames, configs.values())),
+                        sum(seed_frames(c) for c in configs.values() if trained(c)))
+    session = {"started": datetime.datetime.now().isoformat(timespec="seconds"), "git_commit": git_commit(),
+               "versions": run_folder.versions(), "python": sys.version.split()[0], "device": str(jax.devices()[0]),
+               "device_kind": jax.devices()[0].device_kind, "backend": jax.default_backend(), "cpu": cpu_name(),
+               "cpu_count": os.cpu_count()}
+    for name, value in session.items():  # the top level describes the session that started the reproduction
+        meta.setdefault(name, value)
+    meta.setdefault("sessions", []).append(session)  # and each session (a continued one may run elsewhere)
 
     def record(part: str, seconds: float) -> None:
         meta["parts"][part] = {"seconds": round(seconds, 1),
                                "finished": datetime.datetime.now().isoformat(timespec="seconds")}
         meta["wall_seconds"] = round(wall_before + time.perf_counter() - started, 1)
+        session["seconds"] = round(time.perf_counter() - started, 1)
         write_atomically(os.path.join(folder, "meta.json"), json.dumps(meta, indent=2))
 
+    write_atomically(os.path.join(folder, "meta.json"), json.dumps(meta, indent=2))  # marks the folder as ours
+    try:
+        run_parts(options, configs, teacher_paths, progress, record)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished parts are kept; continue with the same options and --out {folder}", flush=True)
+        raise
+    meta["runs"] = {f"{task} {method}": read_json(os.path.join(c.out, "config.json"))
+                    for (task, method), c in configs.items()}
+    write_results(folder, options, configs, teacher_paths)
+    record("results", 0.0)
+    print(f"done in {clock(meta['wall_seconds'])} (all sessions): {folder}/table.md", flush=True)
+    return folder
+
+
+def run_parts(options: Options, configs: dict, teacher_paths: dict, progress: Progress, record) -> None:
+    """The teacher alone and each method's training, task by task, skipping those already finished."""
     for task in options.tasks:
         part = f"{task} teacher alone"
         if not os.path.exists(teacher_paths[task]):
@@ -294,21 +323,14 @@ def reproduce(options: Options) -> str:
             record(part, time.perf_counter() - begin)
         for method in options.methods:
             config, part = configs[(task, method)], f"{task} {method}"
-            if evaluated(config):
+            if trained(config):
                 continue
             progress.show(part, 0.0)
             begin = time.perf_counter()
             train_part(config, progress, part)
-            progress.finished(seed_frames[(task, method)])
+            progress.finished(seed_frames(config))
             progress.show(part, 1.0, final=True)
             record(part, time.perf_counter() - begin)
-
-    meta["runs"] = {f"{task} {method}": read_json(os.path.join(c.out, "config.json"))
-                    for (task, method), c in configs.items()}
-    write_results(folder, options, configs, teacher_paths)
-    record("results", 0.0)
-    print(f"done in {clock(meta['wall_seconds'])} (all sessions): {folder}/table.md", flush=True)
-    return folder
 
 
 def write_results(folder: str, options: Options, configs: dict, teacher_paths: dict) -> list[dict]:
@@ -361,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, TableError) as error:
         print(f"bench.reproduce: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

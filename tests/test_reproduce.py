@@ -1,0 +1,192 @@
+"""The reproduction (bench/reproduce.py) and its results (bench/results.py): intervals, the table,
+the claims, the figures, the results folder, an end-to-end --quick run and its resumption."""
+
+import csv
+import json
+import os
+
+import pytest
+
+from bench import reproduce, results
+from student.config import ConfigError
+
+LABELS = {**reproduce.LABELS}
+
+
+def student(method, success, frames_to_05=None, frames_to_09=None, task="LavaDoorKey"):
+    return {"task": task, "method": method, "kind": "student", "runs": 3, "frames": 100_000,
+            "success": results.mean_interval(success), "return": results.mean_interval([s * 0.8 for s in success]),
+            "length": 20.0, "frames_to_0.5": frames_to_05, "frames_to_0.9": frames_to_09}
+
+
+def teacher(method, successes, trials=1000, task="LavaDoorKey"):
+    outcome = {"success": [1] * successes + [0] * (trials - successes),
+               "return": [0.8] * successes + [0.0] * (trials - successes), "length": [20] * trials}
+    return results.teacher_row(task, method, outcome)
+
+
+def metrics_rows(curves: dict[int, list[float]], step: int = 1000) -> list[dict]:
+    """metrics.jsonl rows: an evaluation every `step` frames per seed, plus a row without one between."""
+    rows = []
+    for seed, values in curves.items():
+        for i, value in enumerate(values):
+            rows.append({"seed": seed, "frames": (i + 1) * step - step // 2, "update": 2 * i + 1})
+            rows.append({"seed": seed, "frames": (i + 1) * step, "update": 2 * i + 2,
+                         "eval_success_rate": value, "eval_mean_return": value * 0.8})
+    return rows
+
+
+def test_mean_interval_is_the_t_interval_clipped_to_the_measure():
+    mean, low, high = results.mean_interval([0.5, 0.6, 0.7])
+    assert mean == pytest.approx(0.6)
+    assert high - mean == pytest.approx(4.303 * 0.1 / 3 ** 0.5, rel=1e-3)
+    assert results.mean_interval([0.0, 1.0]) == (0.5, 0.0, 1.0)  # 12.7 x 0.35 wide, clipped
+    assert results.mean_interval([0.4]) == (0.4, None, None)
+
+
+def test_wilson_interval():
+    rate, low, high = results.wilson_interval(0, 100)
+    assert (rate, low) == (0.0, 0.0) and 0.03 < high < 0.04
+    rate, low, high = results.wilson_interval(500, 1000)
+    assert rate == 0.5 and high - 0.5 == pytest.approx(0.5 - low) and 0.03 < high - 0.5 < 0.032
+
+
+def test_student_row_takes_final_figures_and_median_frames_to_each_threshold():
+    rows = metrics_rows({0: [0.2, 0.6, 0.95], 1: [0.55, 0.7, 0.92], 2: [0.1, 0.2, 0.4]})
+    final = {"frames": 3000, "per_seed": [{"success_rate": s, "mean_return": s, "mean_length": 10.0}
+                                          for s in (0.95, 0.92, 0.4)]}
+    row = results.student_row("LavaDoorKey", "llm4teach", final, rows, seeds=(0, 1, 2))
+    assert row["frames_to_0.5"] == 2000  # per seed 2000, 1000, never: the median counts never as the latest
+    assert row["frames_to_0.9"] == 3000  # 3000, 3000, never
+    assert row["success"][0] == pytest.approx((0.95 + 0.92 + 0.4) / 3)
+    frames, values = results.curves(rows, "success_rate")
+    assert list(frames) == [1000, 2000, 3000] and values.shape == (3, 3)
+
+
+def test_a_threshold_most_seeds_never_reach_is_not_reached():
+    rows = metrics_rows({0: [0.95], 1: [0.2], 2: [0.3]})
+    final = {"frames": 1000, "per_seed": [{"success_rate": 0.5, "mean_return": 0.4, "mean_length": 9.0}] * 3}
+    assert results.student_row("LavaDoorKey", "ppo", final, rows, (0, 1, 2))["frames_to_0.9"] is None
+
+
+def test_claims_on_a_table():
+    table = [student("llm4teach", [0.95, 0.96, 0.97], 20_000, 60_000),
+             student("llm4teach-hard", [0.9, 0.92, 0.94], 20_000, 80_000),
+             student("ppo", [0.5, 0.6, 0.7], 90_000, None),
+             student("llm4teach-gemma", [0.1, 0.1, 0.2], None, None),
+             teacher("teacher-authors-soft", 570)]
+    verdicts = {claim.split(": ", 1)[1]: holds for claim, holds, _ in results.claims(table)}
+    assert verdicts == {"the student reaches 0.9 sooner than PPO": True,
+                        "the student ends above its teacher": True,
+                        "soft instructions learn at least as fast as hard ones": True,
+                        "taught by the Gemma table, the student still beats PPO (final success)": False}
+    nobody = [student("llm4teach", [0.1, 0.2, 0.1]), student("ppo", [0.0, 0.1, 0.0])]
+    assert results.claims(nobody)[0][1] is None  # neither reaches 0.5: cannot tell
+    tied = [student("llm4teach", [0.9] * 3, 30_000, 50_000), student("llm4teach-hard", [0.9] * 3, 20_000, 50_000)]
+    assert results.claims(tied)[0][1] is True  # as soon to 0.9 is as fast
+
+
+def test_table_markdown_and_csv(tmp_path):
+    table = [student("llm4teach", [0.95, 0.96, 0.97], 20_000, 60_000), student("ppo", [0.5, 0.6, 0.7], 90_000),
+             teacher("teacher-authors-soft", 570)]
+    text = results.markdown(table, LABELS)
+    assert "### LavaDoorKey" in text and "| PPO | 3 seeds |" in text and "not reached" in text
+    assert "| teacher alone, soft (authors' table) | 1000 episodes |" in text
+    path = tmp_path / "table.csv"
+    results.write_csv(table, LABELS, str(path))
+    with open(path) as file:
+        read = list(csv.DictReader(file))
+    assert [r["method"] for r in read] == ["llm4teach", "ppo", "teacher-authors-soft"]
+    assert read[1]["frames_to_0.9"] == "" and float(read[0]["frames_to_0.9"]) == 60_000
+    assert float(read[2]["success_low"]) < 0.57 < float(read[2]["success_high"])
+
+
+def test_figures_draw_a_line_per_method_and_per_teacher(tmp_path):
+    runs = {"llm4teach": metrics_rows({0: [0.5, 0.9], 1: [0.6, 0.95]}), "ppo": metrics_rows({0: [0.0, 0.1], 1: [0.0, 0.2]})}
+    teachers = [teacher("teacher-authors-soft", 570)]
+    figure = results.figure_task(str(tmp_path / "task.png"), "LavaDoorKey", runs, teachers, LABELS)
+    labels = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert labels == [LABELS["llm4teach"], LABELS["ppo"], LABELS["teacher-authors-soft"]]
+    combined = results.figure_all(str(tmp_path / "all.png"), {"LavaDoorKey": (runs, teachers),
+                                                              "SimpleDoorKey": (runs, teachers)}, LABELS)
+    assert len(combined.axes) == 4 and os.path.getsize(tmp_path / "all.png") > 10_000
+
+
+def test_quick_fills_only_the_options_left_at_their_defaults():
+    options = reproduce.Options(quick=True, seeds=(3, 4, 5)).resolved()
+    assert options.seeds == (3, 4, 5) and options.frames == reproduce.QUICK["frames"]
+    assert reproduce.Options().resolved().seeds == (0, 1, 2, 3, 4)
+    with pytest.raises(ConfigError, match="no budget for LavaDoorKey"):
+        reproduce.Options(tasks=("LavaDoorKey",), frames={"SimpleDoorKey": 1000}).resolved()
+
+
+def test_results_folders_are_never_reused_unless_continued(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(reproduce, "machine", lambda: "cpu-2cores")
+    first = reproduce.new_folder(reproduce.Options())
+    os.makedirs(first)
+    assert reproduce.new_folder(reproduce.Options()) == first + "-2"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not a reproduction"):
+        reproduce.open_folder(reproduce.Options(out="other"))
+    folder, meta = reproduce.open_folder(reproduce.Options(out="mine"))
+    (tmp_path / "mine" / "meta.json").write_text(json.dumps(meta))
+    assert reproduce.open_folder(reproduce.Options(out="mine"))[1]["parts"] == {}
+    with pytest.raises(ConfigError, match="seeds differ"):
+        reproduce.open_folder(reproduce.Options(out="mine", seeds=(0, 1)))
+
+
+@pytest.mark.slow
+def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_path, monkeypatch):
+    out = str(tmp_path / "results")
+    argv = ["--quick", "--tasks", "SimpleDoorKey", "--methods", "llm4teach", "ppo", "--num-envs", "64",
+            "--frames.SimpleDoorKey", "4096", "--teacher-episodes", "50", "--out", out]
+    trained = []
+    train_part = reproduce.train_part
+
+    def interrupted_after_one(config, progress, name):
+        if trained:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the second run
+        trained.append(name)
+        train_part(config, progress, name)
+
+    monkeypatch.setattr(reproduce, "train_part", interrupted_after_one)
+    assert reproduce.main(argv) == 130
+    first_eval = os.path.join(out, "runs", "SimpleDoorKey", "llm4teach", "eval.json")
+    teacher_file = os.path.join(out, "teacher", "SimpleDoorKey.json")
+    kept = {path: os.path.getmtime(path) for path in (first_eval, teacher_file)}
+    assert not os.path.exists(os.path.join(out, "table.md"))
+
+    def counted(config, progress, name):
+        trained.append(name)
+        train_part(config, progress, name)
+
+    monkeypatch.setattr(reproduce, "train_part", counted)
+    assert reproduce.main(argv) == 0
+    assert trained == ["SimpleDoorKey llm4teach", "SimpleDoorKey ppo"]  # the second session trained ppo only
+    assert {path: os.path.getmtime(path) for path in kept} == kept
+
+    for name in ("table.md", "table.csv", "SimpleDoorKey.png", "all_tasks.png", "meta.json"):
+        assert os.path.getsize(os.path.join(out, name)) > 0
+    with open(os.path.join(out, "table.csv")) as file:
+        rows = {r["method"]: r for r in csv.DictReader(file)}
+    assert set(rows) == {"llm4teach", "ppo", "teacher-authors-soft", "teacher-authors-hard",
+                         "teacher-gemma-soft", "teacher-gemma-hard"}
+    for row in rows.values():
+        assert 0 <= float(row["success_low"]) <= float(row["success_mean"]) <= float(row["success_high"]) <= 1
+        assert 0 <= float(row["return_mean"]) <= 1
+    assert rows["llm4teach"]["runs"] == "2" and rows["teacher-authors-soft"]["runs"] == "50"
+    assert float(rows["teacher-authors-soft"]["success_mean"]) > 0.9
+    with open(os.path.join(out, "meta.json")) as file:
+        meta = json.load(file)
+    assert set(meta["runs"]) == {"SimpleDoorKey llm4teach", "SimpleDoorKey ppo"}
+    assert meta["runs"]["SimpleDoorKey ppo"]["config"]["seeds"] == [0, 1]
+    assert {"SimpleDoorKey teacher alone", "SimpleDoorKey llm4teach", "SimpleDoorKey ppo"} <= set(meta["parts"])
+    assert meta["versions"]["jax"] and meta["cpu"] and meta["wall_seconds"] > 0
+
+    from student import metrics
+    runs = {method: metrics.read(os.path.join(out, "runs", "SimpleDoorKey", method, "metrics.jsonl"))
+            for method in ("llm4teach", "ppo")}
+    figure = results.figure_task(str(tmp_path / "again.png"), "SimpleDoorKey", runs, [], reproduce.LABELS)
+    assert [line.get_label() for line in figure.axes[0].get_lines()] == [reproduce.LABELS[m] for m in runs]
