@@ -29,10 +29,12 @@ import sys
 import time
 from typing import Literal
 
+import jax
 import tyro
 
 import envs
-from student.config import ConfigError, TrainConfig
+from student import run_folder
+from student.config import CONFIG_FILE, ConfigError, TrainConfig
 from teacher_cache.table import TABLES_DIR, TableError, write_atomically
 
 METHODS = ("llm4teach", "llm4teach-hard", "ppo", "llm4teach-gemma")
@@ -103,8 +105,6 @@ class Options:
 
 def machine() -> str:
     """'cpu-2cores' or 'gpu-nvidia-h100-80gb-hbm3': the results folder's machine part."""
-    import jax
-
     device = jax.devices()[0]
     if device.platform == "cpu":
         return f"cpu-{os.cpu_count()}cores"
@@ -125,7 +125,7 @@ def new_folder(options: Options) -> str:
 
 def run_config(options: Options, task: str, method: str, folder: str) -> TrainConfig:
     """The training configuration of one method on one task."""
-    teacher = os.path.join(TABLES_DIR, f"{task}.gemma3-270m.json") if method == "llm4teach-gemma" else None
+    teacher = teacher_tables(task)["gemma"] if method == "llm4teach-gemma" else None
     config = options.train.replace(
         task=task, method="llm4teach" if method == "llm4teach-gemma" else method, teacher=teacher,
         seeds=options.seeds, num_envs=options.num_envs, total_frames=options.frames[task],
@@ -257,7 +257,7 @@ def train_part(config: TrainConfig, progress: Progress, name: str) -> None:
 
 def trained(config: TrainConfig) -> bool:
     """Whether a method's run folder holds its final evaluation (the run finished)."""
-    return os.path.exists(os.path.join(config.out, "eval.json"))
+    return os.path.exists(os.path.join(config.out, run_folder.EVALUATION))
 
 
 def seed_frames(config: TrainConfig) -> int:
@@ -267,10 +267,6 @@ def seed_frames(config: TrainConfig) -> int:
 
 def reproduce(options: Options) -> str:
     """Runs what is missing of the reproduction, then writes the table, figures and meta.json; returns the folder."""
-    import jax
-
-    from student import run_folder
-
     options = options.resolved()
     folder, meta = open_folder(options)
     print(f"results folder {folder} (if interrupted, continue it with --out {folder})", flush=True)
@@ -302,9 +298,9 @@ def reproduce(options: Options) -> str:
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished parts are kept; continue with the same options and --out {folder}", flush=True)
         raise
-    meta["runs"] = {f"{task} {method}": read_json(os.path.join(c.out, "config.json"))
+    meta["runs"] = {f"{task} {method}": read_json(os.path.join(c.out, CONFIG_FILE))
                     for (task, method), c in configs.items()}
-    write_results(folder, options, configs, teacher_paths)
+    write_results(folder, options, configs, teacher_paths, meta)
     record("results", 0.0)
     print(f"done in {clock(meta['wall_seconds'])} (all sessions): {folder}/table.md", flush=True)
     return folder
@@ -333,8 +329,9 @@ def run_parts(options: Options, configs: dict, teacher_paths: dict, progress: Pr
             record(part, time.perf_counter() - begin)
 
 
-def write_results(folder: str, options: Options, configs: dict, teacher_paths: dict) -> list[dict]:
-    """table.md, table.csv and the figures from the finished parts; returns the table's rows."""
+def write_results(folder: str, options: Options, configs: dict, teacher_paths: dict, meta: dict) -> list[dict]:
+    """table.md, table.csv and the figures from the finished parts (`meta`: the reproduction's meta.json so far);
+    returns the table's rows."""
     from bench import results
     from student import metrics
 
@@ -343,8 +340,8 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
         runs = {}
         for method in options.methods:
             config = configs[(task, method)]
-            rows = metrics.read(os.path.join(config.out, "metrics.jsonl"))
-            final = read_json(os.path.join(config.out, "eval.json"))
+            rows = metrics.read(os.path.join(config.out, run_folder.METRICS))
+            final = read_json(os.path.join(config.out, run_folder.EVALUATION))
             table.append(results.student_row(task, method, final, rows, config.seeds))
             runs[method] = rows
         teachers = [results.teacher_row(task, method, outcome)
@@ -355,7 +352,6 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
         results.figure_task(os.path.join(folder, f"{task}.png"), task, runs, shown, LABELS)
     results.figure_all(os.path.join(folder, "all_tasks.png"), per_task, LABELS)
     results.write_csv(table, LABELS, os.path.join(folder, "table.csv"))
-    meta = read_json(os.path.join(folder, "meta.json"), {})
     header = [
         "# LLM4Teach reproduction", "",
         f"{datetime.date.today().isoformat()}, {meta.get('device_kind', '?')} ({meta.get('cpu', '?')}, "

@@ -55,8 +55,7 @@ def student_row(task: str, method: str, final: dict, rows: list[dict], seeds) ->
            "frames": final["frames"],
            "success": mean_interval([s["success_rate"] for s in per_seed]),
            "return": mean_interval([s["mean_return"] for s in per_seed]),
-           "length": statistics.fmean(s["mean_length"] for s in per_seed),
-           "per_seed_success": [s["success_rate"] for s in per_seed]}
+           "length": statistics.fmean(s["mean_length"] for s in per_seed)}
     for threshold in THRESHOLDS:
         first = first_reaching(rows, seeds, threshold)
         row[f"frames_to_{threshold}"] = median_or_none([r["frames"] if r else None for r in first.values()])
