@@ -101,17 +101,11 @@ class NetworkConfig:
     """Features per cell after the per-cell embedding."""
     hidden: int = static_field(64)
     """Width of the hidden layers."""
-    encoding: Literal["auto", "embed", "onehot"] = static_field("auto")
-    """How a cell's codes enter the network: 'embed', one learned vector per combination of object,
-    colour, state and direction (a gather; its gradient a scatter-add: fastest on a CPU); 'onehot',
-    each channel one-hot and one linear map (matrix products only: 2-3x faster on a GPU); 'auto':
-    embed on a CPU, onehot elsewhere (a new run records the choice, so it resumes anywhere)."""
-
-    def for_backend(self, backend: str) -> "NetworkConfig":
-        """This network with 'auto' resolved for a JAX backend ('cpu', 'gpu', 'tpu')."""
-        if self.encoding != "auto":
-            return self
-        return self.replace(encoding="embed" if backend == "cpu" else "onehot")
+    encoding: Literal["onehot", "embed"] = static_field("onehot")
+    """How a cell's codes enter the network: 'onehot', a learned vector per value of each channel
+    (object, colour, state, direction), summed (matrix products on an accelerator, the same
+    function as a table lookup on a CPU); 'embed', one learned vector per combination of the four.
+    With 'embed' plain PPO does not learn LavaDoorKey (README, "Reproducing the paper")."""
     egocentric_radius: int = static_field(6)
     """> 0: the network sees our memory maps re-centred on the agent and turned to its heading,
     (2r+1)x(2r+1) cells (8 covers any 10x10 room from anywhere inside it; 6 learns as fast and
@@ -275,6 +269,8 @@ class TrainConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.network.encoding not in ("onehot", "embed"):
+            raise ConfigError(f"--network.encoding must be onehot or embed, got {self.network.encoding!r}")
         if self.method not in METHODS:
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.batch_size % self.num_minibatches:

@@ -70,9 +70,9 @@ class Learner:
     mesh: Mesh | None = None
 
     def network(self, config: TrainConfig) -> student_network.ActorCritic:
-        net = config.network.for_backend(jax.default_backend())
+        net = config.network
         return student_network.ActorCritic(self.env.num_actions, tuple(self.env.observation_categories), net.embed,
-                                           net.hidden, net.encoding)
+                                           net.hidden, net.encoding, lookup=jax.default_backend() == "cpu")
 
     def inputs(self, config: TrainConfig, observation: jax.Array) -> jax.Array:
         """The network's inputs for a batch of observations (egocentric for our memory maps)."""

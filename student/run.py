@@ -34,7 +34,6 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         if writer:
             run_folder.extend(run_dir, config, devices)
     else:
-        config = config.replace(network=config.network.for_backend(jax.default_backend()))
         run_dir = run_folder.create(config, table, devices) if writer else ""
         run_dir = hosts.agree(run_dir)
         log(f"run folder {run_dir}")

@@ -77,8 +77,22 @@ def test_the_actor_critic_gives_logits_and_a_value_per_observation():
     chex.assert_tree_all_finite((logits, value))
 
 
-@pytest.mark.parametrize("encoding", ["embed", "onehot"])
-def test_each_encoding_sees_position_object_colour_state_direction_and_the_carried_item(encoding):
+def test_the_one_hot_encoding_as_a_table_lookup_is_the_same_function_with_the_same_gradients():
+    cells = jnp.asarray(view(visited_maps()[:16]))
+    matmul = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, encoding="onehot")
+    lookup = matmul.clone(lookup=True)
+    params = matmul.init(jax.random.PRNGKey(0), cells[:1])
+    chex.assert_trees_all_equal_shapes(params, lookup.init(jax.random.PRNGKey(0), cells[:1]))
+    chex.assert_trees_all_close(matmul.apply(params, cells), lookup.apply(params, cells), rtol=1e-5, atol=1e-6)
+
+    def loss(model):
+        return lambda p: sum(jnp.square(out).sum() for out in model.apply(p, cells))
+
+    chex.assert_trees_all_close(jax.grad(loss(matmul))(params), jax.grad(loss(lookup))(params), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("encoding, lookup", [("embed", False), ("onehot", False), ("onehot", True)])
+def test_each_encoding_sees_position_object_colour_state_direction_and_the_carried_item(encoding, lookup):
     layout = {"room": [8, 8], "door": [7, 3, "red"], "keys": [[4, 3, "red"]], "agent": [2, 3, codes.EAST]}
     state = envs.from_layout("SimpleDoorKey", layout).state  # the whole room as seen, door and key included
     base = np.asarray(envs_view.memory_map(state.grid, jnp.ones_like(state.seen), state.agent_pos, state.agent_dir,
@@ -103,7 +117,8 @@ def test_each_encoding_sees_position_object_colour_state_direction_and_the_carri
     carrying[3, 2, :3] = (codes.KEY, codes.RED, 0)  # the agent's cell shows the key it holds
     maps.append(carrying)
     cells = view(np.stack(maps).astype(np.uint8), radius=8)
-    model = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, encoding=encoding)
+    model = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, encoding=encoding,
+                                lookup=lookup)
     params = model.init(jax.random.PRNGKey(0), cells[:1])
     logits, _ = model.apply(params, cells)
     for i, name in enumerate([*changed, "carried item"], start=1):
