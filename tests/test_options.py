@@ -14,6 +14,7 @@ import envs
 import teacher_cache
 from envs import codes, view
 from teacher_cache import table as tables
+from teacher_cache import options
 from teacher_cache.options import explore
 from teacher_cache.situations import batch_last, vocabulary
 
@@ -96,6 +97,62 @@ def test_go_to_reaches_its_target_in_the_fewest_steps_without_bumping(layout, ta
     dx, dy = codes.DIRECTION_VECTORS[d]
     assert (x + dx, y + dy) in goal
     assert steps == expected
+
+
+def shortest_go_to(memory_map: np.ndarray, goal: np.ndarray) -> tuple[int, int]:
+    """(steps, first action) of a shortest path to face a cell of `goal`, by a breadth-first search
+    from each first action in turn (left, right, forward: the first shortest wins), over the
+    interior's enterable cells; (MAX_STEPS, FORWARD) if none, (0, FORWARD) if already facing one."""
+    height, width = goal.shape
+    obj, state, heading = memory_map[..., 0], memory_map[..., 2], memory_map[..., 3]
+    agent = heading != codes.NO_DIRECTION
+    free = np.isin(obj, (codes.EMPTY, codes.GOAL, codes.LAVA)) | ((obj == codes.DOOR) & (state == codes.OPEN)) | agent
+    (y0,), (x0,) = np.nonzero(agent)
+    start = (int(x0), int(y0), int(heading[y0, x0]))
+
+    def faces_goal(x, y, d):
+        dx, dy = codes.DIRECTION_VECTORS[d]
+        return goal[y + dy, x + dx]
+
+    def after(x, y, d):  # the states after left, right and forward (None: forward is blocked)
+        dx, dy = codes.DIRECTION_VECTORS[d]
+        ahead = (x + dx, y + dy)
+        inside = 1 <= ahead[0] <= width - 2 and 1 <= ahead[1] <= height - 2
+        return [(x, y, (d + 3) % 4), (x, y, (d + 1) % 4), (*ahead, d) if inside and free[ahead[1], ahead[0]] else None]
+
+    if faces_goal(*start):
+        return 0, codes.FORWARD
+    best = (options.MAX_STEPS, codes.FORWARD)
+    for action, first in enumerate(after(*start)):
+        if first is None:
+            continue
+        queue, seen = collections.deque([(first, 1)]), {first}
+        while queue:
+            here, steps = queue.popleft()
+            if faces_goal(*here):
+                best = min(best, (steps, action))
+                break
+            for there in after(*here):
+                if there is not None and there not in seen:
+                    seen.add(there)
+                    queue.append((there, steps + 1))
+    return best
+
+
+def test_go_to_search_matches_a_breadth_first_search_on_every_reference_map():
+    maps = np.load(EXPLORE_REFERENCE)["maps"]  # from episodes of all three tasks, random rooms and cells
+    objects, agent = maps[..., 0], maps[..., 3] != codes.NO_DIRECTION
+    goals = {"key": (objects == codes.KEY) & ~agent, "door": objects == codes.DOOR, "goal": objects == codes.GOAL}
+    search = jax.jit(lambda maps, goals: options.go_to_search(batch_last(maps), goals))
+    steps, first = (np.asarray(a) for a in search(maps, tuple(jnp.moveaxis(g, 0, -1) for g in goals.values())))
+    counts = collections.Counter()
+    for t, (name, goal) in enumerate(goals.items()):
+        for i in range(len(maps)):
+            expected = shortest_go_to(maps[i], goal[i])
+            assert (steps[t, i], first[t, i]) == expected, f"go to {name} on map {i}"
+            outcome = {0: "facing", options.MAX_STEPS: "unreachable"}.get(expected[0], expected[1])
+            counts[outcome] += 1
+    assert set(counts) == {codes.LEFT, codes.RIGHT, codes.FORWARD, "facing", "unreachable"}  # all pinned
 
 
 def test_go_to_an_unseen_or_unreachable_target_does_nothing():
