@@ -1,10 +1,10 @@
 """The hand-written options, as JAX functions of the memory map.
 
 - *go to X*: head for the nearest state facing a cell showing X; done when facing it.
-  One search per memory map serves every go-to: a breadth-first search from the agent
-  over (cell, direction) with MiniGrid's left/right/forward, entering only cells the map
-  shows as empty, goal, lava or open door, grown one step at a time, one bit a cell, for
-  each first action apart, until every thing of the task is reached (or nothing grows).
+  One shortest-path search per memory map serves every go-to: a breadth-first search
+  from the agent over (cell, direction) with MiniGrid's left/right/forward, entering
+  only cells the map shows as empty, goal, lava or open door, that labels each
+  reachable state with the first action of a shortest path to it.
 - *explore*: the authors' heuristic (their `skill/explore.py`), reproduced with its
   quirks: turn away from a key, ball or box ahead; else forward, left, right or left
   again as unseen cells lie ahead, to the left, to the right or behind, counted in
@@ -16,8 +16,6 @@ The search runs on the room's possible interior (the grid less its border: rooms
 at the top-left corner, so their walls, door and the never-seen outside are all that
 the border can hold) and on maps laid out batch-last, uint8[H, W, 4, B], so that XLA's
 CPU loops run along the batch (measured: 3x faster than vmapping a single-map search).
-A row of the interior is one unsigned integer, so a step of the search is a few shifts
-and ors on [3 first actions, 4 directions, rows, B].
 """
 
 import jax
@@ -26,15 +24,15 @@ import jax.numpy as jnp
 from envs import codes
 from teacher_cache.situations import Sight, at_agent
 
-# Paths of this many steps or more count as unreachable (none inside a 10x10 room with a
-# few obstacles comes near).
-MAX_STEPS = 50
+# A state's search value packs its distance and the first action of a path to it,
+# 4 * steps + action, so one `min` keeps both (ties go to the lower action). uint8
+# values keep the loops narrow: paths longer than 49 steps count as unreachable,
+# which no path inside a 10x10 room with a few obstacles comes near.
+UNREACHABLE = 200
+PACK = 4
 # Rows of the option table: the verbs in the order of `plans.ALL_VERBS`
 # (explore, go to, pick up, drop, open, wait).
 NUM_VERBS = 6
-# The first actions of a path, in the order that breaks ties between equally short paths.
-FIRST_ACTIONS = (codes.LEFT, codes.RIGHT, codes.FORWARD)
-assert FIRST_ACTIONS == tuple(range(3))
 
 
 def enterable(maps: jax.Array) -> jax.Array:
@@ -52,91 +50,64 @@ def shift(cells: jax.Array, direction: int, fill) -> jax.Array:
     return padded[1 - dy : 1 - dy + height, 1 - dx : 1 - dx + width]
 
 
-def row_bits(width: int):
-    """The unsigned type whose bits hold a row of `width` cells."""
-    for dtype in (jnp.uint8, jnp.uint16, jnp.uint32):
-        if width <= jnp.iinfo(dtype).bits:
-            return dtype
-    raise ValueError(f"the go-to search holds a row of the room's interior in 32 bits; got {width} cells")
-
-
-def pack(cells: jax.Array) -> jax.Array:
-    """uint[H, B] of bool[H, W, B]: bit x of row y is cell (x, y)."""
-    dtype = row_bits(cells.shape[1])
-    weights = (jnp.ones((), dtype) << jnp.arange(cells.shape[1], dtype=dtype))[None, :, None]
-    return jnp.where(cells, weights, 0).sum(axis=1, dtype=dtype)
-
-
-def step_along(rows: jax.Array, direction: int) -> jax.Array:
-    """Bit rows uint[..., H, B] of cells moved one step along `direction` (cells leaving the rows dropped)."""
-    dx, dy = (int(v) for v in codes.DIRECTION_VECTORS[direction])
-    if dx:
-        return rows << 1 if dx > 0 else rows >> 1
-    height = rows.shape[-2]
-    padded = jnp.pad(rows, ((0, 0),) * (rows.ndim - 2) + ((1, 1), (0, 0)))
-    return padded[..., 1 - dy : 1 - dy + height, :]
-
-
-def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array]:
-    """(steps int32[T, B], first action int32[T, B]): for each of the goal masks bool[H, W, B], the fewest
-    of MiniGrid's left/right/forward to stand facing one of its cells, entering only `enterable` cells,
-    and the first action of such a path (ties: left, then right, then forward; forward if already facing
-    one); steps = MAX_STEPS where none is shorter.
-
-    A breadth-first search over (cell, direction) on the room's possible interior, one bit a cell:
-    for each first action, the states reachable within t steps are bit rows uint[3, 4, H-2, B],
-    grown one step at a time until every goal is reached or nothing grows.
-    """
+def path_search(maps: jax.Array) -> tuple[jax.Array, ...]:
+    """Four uint8[H-2, W-2, B] arrays, one per direction: 4 * (fewest steps to stand on each
+    interior cell facing that direction) + the first action of such a path."""
     inner = maps[1:-1, 1:-1]
-    free = pack(enterable(inner))
-    agent = pack(at_agent(inner))
-    agent_dir = jnp.where(at_agent(inner), inner[:, :, 3], 0).max(axis=(0, 1)).astype(jnp.int32)
-    directions = range(4)
-    # The states facing a goal cell: standing at p facing d, the goal lies at p + v(d).
-    facing = jnp.stack([
-        jnp.stack([pack(shift(goal, (d + 2) % 4, False)[1:-1, 1:-1]) for d in directions]) for goal in goals
-    ])  # uint[T, 4, H-2, B]
-    has_goal = facing.max(axis=(1, 2)) > 0
+    agent = at_agent(inner)
+    agent_dir = jnp.where(agent, inner[:, :, 3], 0).max(axis=(0, 1)).astype(jnp.int32)
+    free = enterable(inner)
+    unreachable = jnp.uint8(UNREACHABLE)
+    one, two = jnp.uint8(PACK), jnp.uint8(2 * PACK)
+    # At the start: facing d costs 0 (ahead), 1 (a right or left turn) or 2 (behind).
+    start = jnp.array(
+        [PACK * 0 + codes.FORWARD, PACK * 1 + codes.RIGHT, PACK * 2 + codes.LEFT, PACK * 1 + codes.LEFT], jnp.uint8
+    )
+    values = tuple(jnp.where(agent, start[(d - agent_dir) % 4], unreachable) for d in range(4))
 
-    def hits(states):  # bool[T, 3, B]: a state facing a goal among those reached with each first action
-        return jnp.stack([(states & goal_facing).max(axis=(1, 2)) for goal_facing in facing]) > 0
+    def relax(values):
+        moved = [
+            jnp.minimum(values[d], jnp.where(free, shift(values[d], d, UNREACHABLE) + one, unreachable))
+            for d in range(4)
+        ]
+        return tuple(
+            jnp.minimum(
+                jnp.minimum(moved[d], moved[(d + 2) % 4] + two),
+                jnp.minimum(moved[(d + 1) % 4], moved[(d + 3) % 4]) + one,
+            )
+            for d in range(4)
+        )
 
-    start = jnp.stack([jnp.where(agent_dir == d, agent, 0) for d in directions])  # uint[4, H-2, B]
-    first_states = jnp.stack([
-        jnp.stack([start[(d + 1) % 4] for d in directions]),  # left: now facing d, having faced d + 1
-        jnp.stack([start[(d + 3) % 4] for d in directions]),  # right
-        jnp.stack([step_along(start[d], d) & free for d in directions]),  # forward
-    ])
-    already = (start[None] & facing).max(axis=(1, 2)) > 0  # bool[T, B]
-    steps = jnp.where(already, 0, MAX_STEPS)
-    first = jnp.full(steps.shape, codes.FORWARD)
+    def unsettled(carry):
+        values, previous = carry
+        changed = [(v != p).astype(jnp.uint8).max() for v, p in zip(values, previous)]
+        return jnp.stack(changed).max() > 0  # uint8 max: a boolean `any` is far slower on CPU
 
-    def record(t, states, steps, first):
-        hit = hits(states)
-        new = hit.any(axis=1) & (steps == MAX_STEPS)
-        return jnp.where(new, t, steps), jnp.where(new, jnp.argmax(hit, axis=1), first)
+    def step(carry):
+        # Two relaxations per convergence check: the check reads everything once more.
+        previous = relax(carry[0])
+        return relax(previous), previous
 
-    def grow(states):
-        turned = [states[:, (d + 1) % 4] | states[:, (d + 3) % 4] for d in directions]
-        moved = [step_along(states[:, d], d) & free for d in directions]
-        return states | jnp.stack([t | m for t, m in zip(turned, moved)], axis=1)
+    values, _ = jax.lax.while_loop(unsettled, step, (relax(values), values))
+    return values
 
-    def searching(carry):
-        t, _, _, _, growing = carry
-        return (t < MAX_STEPS) & growing
 
-    def one_step(carry):
-        t, states, steps, first, _ = carry
-        grown = grow(states)
-        steps, first = record(t + 1, grown, steps, first)
-        changed = (grown ^ states).max(axis=(0, 1, 2)) > 0  # per map
-        pending = (has_goal & (steps == MAX_STEPS)).any(axis=0)
-        return t + 1, grown, steps, first, (changed & pending).any()
+def facing_values(values: tuple[jax.Array, ...]) -> jax.Array:
+    """uint8[H, W, B]: for every cell of the grid, the search value of the best state facing it."""
+    best = None
+    for d in range(4):
+        # The state facing p along direction d stands at p - v(d): the values moved one step along d.
+        full = jnp.pad(values[d], ((1, 1), (1, 1), (0, 0)), constant_values=UNREACHABLE)
+        moved = shift(full, d, UNREACHABLE)
+        best = moved if best is None else jnp.minimum(best, moved)
+    return best
 
-    steps, first = record(1, first_states, steps, first)
-    carry = (jnp.int32(1), first_states, steps, first, jnp.bool_(True))
-    _, _, steps, first, _ = jax.lax.while_loop(searching, one_step, carry)
-    return steps.astype(jnp.int32), first.astype(jnp.int32)
+
+def nearest(facing: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(steps int32[B], first action int32[B]) to the nearest state facing a cell of `goals`
+    (bool[H, W, B]), given `facing_values`; steps ≥ UNREACHABLE // 4 when none is reachable."""
+    best = jnp.where(goals, facing, jnp.uint8(UNREACHABLE)).min(axis=(0, 1)).astype(jnp.int32)
+    return best // PACK, best % PACK
 
 
 def room_extent(objects: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -227,15 +198,16 @@ def option_table(sight: Sight, maps: jax.Array) -> tuple[jax.Array, jax.Array]:
     done hands over to the next one of its plan; one that is not done acts.
     """
     batch = maps.shape[-1]
-    steps_to, first_actions = go_to_search(maps, sight.cells)
+    facing = facing_values(path_search(maps))
     explore_action, explore_done = explore(maps)
     never = jnp.zeros(batch, bool)
     wait = jnp.full(batch, codes.DONE, jnp.int32)
 
     actions, done = [], []
-    for visible, held, steps, first in zip(sight.visible, sight.held, steps_to, first_actions):
+    for cells, visible, held in zip(sight.cells, sight.visible, sight.held):
         known = visible | held
-        reachable = visible & (steps < MAX_STEPS)
+        steps, first = nearest(facing, cells)
+        reachable = visible & (steps < UNREACHABLE // PACK)
         actions.append([
             explore_action,
             jnp.where(reachable, first, codes.DONE),

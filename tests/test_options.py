@@ -99,10 +99,13 @@ def test_go_to_reaches_its_target_in_the_fewest_steps_without_bumping(layout, ta
     assert steps == expected
 
 
-def shortest_go_to(memory_map: np.ndarray, goal: np.ndarray) -> tuple[int, int]:
+UNREACHABLE_STEPS = options.UNREACHABLE // options.PACK  # the search's "no path" (paths this long count as none)
+
+
+def shortest_go_to(memory_map: np.ndarray, goal: np.ndarray) -> tuple[int, int | None]:
     """(steps, first action) of a shortest path to face a cell of `goal`, by a breadth-first search
     from each first action in turn (left, right, forward: the first shortest wins), over the
-    interior's enterable cells; (MAX_STEPS, FORWARD) if none, (0, FORWARD) if already facing one."""
+    interior's enterable cells; (UNREACHABLE_STEPS, None) if none, (0, FORWARD) if already facing one."""
     height, width = goal.shape
     obj, state, heading = memory_map[..., 0], memory_map[..., 2], memory_map[..., 3]
     agent = heading != codes.NO_DIRECTION
@@ -122,7 +125,7 @@ def shortest_go_to(memory_map: np.ndarray, goal: np.ndarray) -> tuple[int, int]:
 
     if faces_goal(*start):
         return 0, codes.FORWARD
-    best = (options.MAX_STEPS, codes.FORWARD)
+    best = (UNREACHABLE_STEPS, None)
     for action, first in enumerate(after(*start)):
         if first is None:
             continue
@@ -130,7 +133,7 @@ def shortest_go_to(memory_map: np.ndarray, goal: np.ndarray) -> tuple[int, int]:
         while queue:
             here, steps = queue.popleft()
             if faces_goal(*here):
-                best = min(best, (steps, action))
+                best = min(best, (steps, action)) if steps < UNREACHABLE_STEPS else best
                 break
             for there in after(*here):
                 if there is not None and there not in seen:
@@ -143,15 +146,22 @@ def test_go_to_search_matches_a_breadth_first_search_on_every_reference_map():
     maps = np.load(EXPLORE_REFERENCE)["maps"]  # from episodes of all three tasks, random rooms and cells
     objects, agent = maps[..., 0], maps[..., 3] != codes.NO_DIRECTION
     goals = {"key": (objects == codes.KEY) & ~agent, "door": objects == codes.DOOR, "goal": objects == codes.GOAL}
-    search = jax.jit(lambda maps, goals: options.go_to_search(batch_last(maps), goals))
-    steps, first = (np.asarray(a) for a in search(maps, tuple(jnp.moveaxis(g, 0, -1) for g in goals.values())))
+
+    @jax.jit
+    def search(maps, goals):
+        facing = options.facing_values(options.path_search(batch_last(maps)))
+        return jnp.stack([jnp.stack(options.nearest(facing, jnp.moveaxis(goal, 0, -1))) for goal in goals])
+
+    found = np.asarray(search(maps, tuple(goals.values())))  # [goal, (steps, first action), map]
     counts = collections.Counter()
     for t, (name, goal) in enumerate(goals.items()):
         for i in range(len(maps)):
-            expected = shortest_go_to(maps[i], goal[i])
-            assert (steps[t, i], first[t, i]) == expected, f"go to {name} on map {i}"
-            outcome = {0: "facing", options.MAX_STEPS: "unreachable"}.get(expected[0], expected[1])
-            counts[outcome] += 1
+            steps, first = shortest_go_to(maps[i], goal[i])
+            if steps == UNREACHABLE_STEPS:
+                assert found[t, 0, i] >= UNREACHABLE_STEPS, f"go to {name} on map {i}: found a path, there is none"
+            else:
+                assert tuple(found[t, :, i]) == (steps, first), f"go to {name} on map {i}"
+            counts[{0: "facing", UNREACHABLE_STEPS: "unreachable"}.get(steps, first)] += 1
     assert set(counts) == {codes.LEFT, codes.RIGHT, codes.FORWARD, "facing", "unreachable"}  # all pinned
 
 
