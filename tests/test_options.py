@@ -13,8 +13,8 @@ import pytest
 import envs
 import teacher_cache
 from envs import codes, view
-from teacher_cache import table as tables
 from teacher_cache import options
+from teacher_cache import table as tables
 from teacher_cache.options import explore
 from teacher_cache.situations import batch_last, vocabulary
 
