@@ -249,8 +249,8 @@ def train_part(config: TrainConfig, progress: Progress, name: str) -> None:
     saved = configuration.read(config.out) if resume else config
 
     def on_chunk(index: int) -> None:
-        frames = (index + 1) * saved.frames_per_chunk
-        progress.show(name, frames / (saved.num_updates * saved.batch_size), frames * len(saved.seeds))
+        frames = saved.frames_at(saved.updates_before_chunk(index + 1))
+        progress.show(name, frames / saved.planned_frames, frames * len(saved.seeds))
 
     run.train(saved, resume_dir=config.out if resume else None, on_chunk=on_chunk, log=lambda line: None)
 
@@ -262,7 +262,7 @@ def trained(config: TrainConfig) -> bool:
 
 def seed_frames(config: TrainConfig) -> int:
     """A run's frames over all its seeds: the progress display's unit of work."""
-    return config.num_updates * config.batch_size * len(config.seeds)
+    return config.planned_frames * len(config.seeds)
 
 
 def reproduce(options: Options) -> str:

@@ -78,13 +78,14 @@ def main(options: Options) -> None:
         frames = [r["frames"] if r else None for r in first.values()]
         shown = ", ".join(f"{f:,}" if f is not None else "-" for f in frames)
         median = median_or_none(frames)
-        budget = config.num_updates * config.batch_size
+        budget = config.planned_frames
         median_text = f"{median:,.0f}" if median is not None else f"not reached within {budget:,}"
         updates = median_or_none([r["update"] if r else None for r in first.values()])
         wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
         final_rates = [seed["success_rate"] for seed in final["per_seed"]]
         steps_per_update = config.update_epochs * config.num_minibatches
-        print(f"| {method} | {config.num_envs} | {config.steps_per_rollout}, {config.update_epochs} x "
+        late = f" (x{config.late_rollout_factor} from {config.late_frame:,})" if config.has_late_phase else ""
+        print(f"| {method} | {config.num_envs} | {config.steps_per_rollout}{late}, {config.update_epochs} x "
               f"{config.num_minibatches} | {len(frames)} | {shown} | {median_text} "
               f"| {'-' if updates is None else f'{updates:,.0f}'} "
               f"| {'-' if updates is None else f'{updates * steps_per_update:,.0f}'} "

@@ -14,6 +14,8 @@ import os
 from typing import Annotated, Literal
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import tyro
 from flax import struct
 
@@ -145,6 +147,12 @@ def recipe(num_envs: int) -> dict[str, int]:
             return {"num_steps": num_steps, "update_epochs": update_epochs, "num_minibatches": num_minibatches}
 
 
+def default_num_envs() -> int:
+    """Environments per seed when --num-envs is not given: 256 on a CPU, 4096 on an accelerator
+    (README, "Many environments")."""
+    return 256 if jax.default_backend() == "cpu" else 4096
+
+
 @struct.dataclass
 class TrainConfig:
     """Train a student with PPO and the LLM teacher's distillation term."""
@@ -157,13 +165,20 @@ class TrainConfig:
     """Teacher table file (default: the task's shipped table)."""
     total_frames: int = static_field(300_000)
     """Environment frames per seed (rounded up to whole chunks of updates)."""
-    num_envs: int = static_field(256)
-    """Environments stepped in parallel, per seed (256 reached 0.9 soonest in wall-clock time on a
-    2-core CPU; on a GPU use thousands: 4096 reaches it in the same ~0.2 s). Unless set, --num-steps,
-    --ppo.update-epochs and --ppo.num-minibatches follow the large-batch recipe for this number
-    (up to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8; 1024: 2, 8 x 8; more: 1, 8 x 8)."""
+    num_envs: int = struct.field(pytree_node=False, default_factory=default_num_envs)
+    """Environments stepped in parallel, per seed (default: 256 on a CPU, where it reaches 0.9 about as
+    soon in wall-clock time as any count; 4096 on a GPU or TPU, where every count up to 4096 reaches it
+    in the same ~0.2 s). Unless set, --num-steps, --ppo.update-epochs and --ppo.num-minibatches follow
+    the large-batch recipe for this number (up to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8;
+    1024: 2, 8 x 8; more: 1, 8 x 8), and rollouts are 4x longer from --late-frame on."""
     num_steps: int | None = static_field(None)
     """Steps per environment in each rollout (default: the large-batch recipe for --num-envs)."""
+    late_frame: int = static_field(300_000)
+    """Frame per seed from which training is in its late phase: rollouts --late-rollout-factor times
+    longer, the same epochs x minibatches, so fewer and larger gradient steps per frame (what keeps the
+    student improving once it has passed its teacher; 300,000 is where the default λ reaches its floor)."""
+    late_rollout_factor: int = static_field(4)
+    """How many times longer the late phase's rollouts are (1: no late phase)."""
     seeds: tuple[int, ...] = static_field((0,))
     """Seeds trained at once, as a batch axis."""
     out: str | None = static_field(None)
@@ -214,24 +229,99 @@ class TrainConfig:
 
     @property
     def batch_size(self) -> int:
+        """Frames per update (per seed) in the early phase."""
         return self.num_envs * self.steps_per_rollout
 
     @property
     def minibatch_size(self) -> int:
+        """Frames per minibatch in the early phase."""
         return self.batch_size // self.num_minibatches
 
     @property
     def frames_per_chunk(self) -> int:
+        """Frames per chunk (per seed) in the early phase."""
         return self.batch_size * self.updates_per_chunk
+
+    # Training runs in two phases (--late-frame): the early one as configured, the late one with rollouts
+    # --late-rollout-factor times longer and as many times fewer updates per chunk (at least one).
+    # Phases switch at a chunk boundary; each has its own compiled chunk.
+
+    def rollout_steps(self, late: bool) -> int:
+        """Steps per environment in each rollout of a phase."""
+        return self.steps_per_rollout * (self.late_rollout_factor if late else 1)
+
+    def phase_batch_size(self, late: bool) -> int:
+        """Frames per update (per seed) of a phase."""
+        return self.num_envs * self.rollout_steps(late)
+
+    def phase_minibatch_size(self, late: bool) -> int:
+        return self.phase_batch_size(late) // self.num_minibatches
+
+    def updates_in_chunk(self, late: bool) -> int:
+        """Updates per compiled chunk of a phase."""
+        return max(1, self.updates_per_chunk // self.late_rollout_factor) if late else self.updates_per_chunk
+
+    @property
+    def early_chunks(self) -> int | None:
+        """Chunks before the late phase (None: no late phase)."""
+        if self.late_rollout_factor == 1:
+            return None
+        return -(-self.late_frame // self.frames_per_chunk)
+
+    @property
+    def early_updates(self) -> int | None:
+        return None if self.early_chunks is None else self.early_chunks * self.updates_per_chunk
+
+    def chunk_is_late(self, chunk_index: int) -> bool:
+        return self.early_chunks is not None and chunk_index >= self.early_chunks
+
+    def updates_before_chunk(self, chunk_index: int) -> int:
+        """Updates per seed done when chunk `chunk_index` starts."""
+        if not self.chunk_is_late(chunk_index):
+            return chunk_index * self.updates_per_chunk
+        return self.early_updates + (chunk_index - self.early_chunks) * self.updates_in_chunk(True)
+
+    def chunk_of_update(self, update: int) -> int:
+        """The chunk that starts at `update` (a chunk boundary: where a checkpoint was written)."""
+        if self.early_updates is None or update <= self.early_updates:
+            return update // self.updates_per_chunk
+        return self.early_chunks + (update - self.early_updates) // self.updates_in_chunk(True)
+
+    def frames_at(self, updates):
+        """Frames per seed after `updates` updates: an int, or float32 for a traced count."""
+        early, late = self.phase_batch_size(False), self.phase_batch_size(True)
+        switch = self.early_updates
+        if isinstance(updates, (int, np.integer)):
+            updates = int(updates)
+            return updates * early if switch is None else min(updates, switch) * early + max(updates - switch, 0) * late
+        updates = jnp.asarray(updates).astype(jnp.float32)
+        if switch is None:
+            return updates * early
+        return jnp.minimum(updates, switch) * early + jnp.maximum(updates - switch, 0.0) * late
 
     @property
     def num_chunks(self) -> int:
-        return -(-self.total_frames // self.frames_per_chunk)
+        """Chunks per run: total_frames rounded up to whole chunks."""
+        early_chunks = -(-self.total_frames // self.frames_per_chunk)
+        if self.early_chunks is None or early_chunks <= self.early_chunks:
+            return early_chunks
+        late_frames = self.total_frames - self.early_chunks * self.frames_per_chunk
+        late_chunk = self.phase_batch_size(True) * self.updates_in_chunk(True)
+        return self.early_chunks + -(-late_frames // late_chunk)
 
     @property
     def num_updates(self) -> int:
-        """Updates per seed: total_frames rounded up to whole chunks."""
-        return self.num_chunks * self.updates_per_chunk
+        """Updates per seed."""
+        return self.updates_before_chunk(self.num_chunks)
+
+    @property
+    def planned_frames(self) -> int:
+        """Frames per seed the run trains: total_frames rounded up to whole chunks."""
+        return self.frames_at(self.num_updates)
+
+    @property
+    def has_late_phase(self) -> bool:
+        return self.chunk_is_late(self.num_chunks - 1)
 
     @property
     def uses_teacher(self) -> bool:
@@ -262,6 +352,7 @@ class TrainConfig:
             "total_frames": self.total_frames, "num_envs": self.num_envs, "num_steps": self.steps_per_rollout,
             "eval_episodes": self.eval_episodes, "final_eval_episodes": self.final_eval_episodes,
             "updates_per_chunk": self.updates_per_chunk, "checkpoint_every": self.checkpoint_every,
+            "late_rollout_factor": self.late_rollout_factor,
             "eval_every": self.eval_every,
             "ppo.update_epochs": self.update_epochs, "ppo.num_minibatches": self.num_minibatches,
             "network.embed": self.network.embed, "network.hidden": self.network.hidden,
@@ -281,6 +372,8 @@ class TrainConfig:
             )
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"--seeds must list distinct seeds, got {self.seeds}")
+        if self.late_frame < 0:
+            raise ConfigError(f"--late-frame must be at least 0, got {self.late_frame}")
         if self.devices is not None and self.devices < 1:
             raise ConfigError(f"--devices must be at least 1, got {self.devices}")
         if self.gif_episodes < 0 or self.gif_episodes > 16:
@@ -332,6 +425,7 @@ def from_dict(values: dict) -> TrainConfig:
     values["network"] = NetworkConfig(**values["network"])
     values["sweep"] = Sweep(**{name: tuple(v) for name, v in values.get("sweep", {}).items()})
     values["seeds"] = tuple(values["seeds"])
+    values.setdefault("late_rollout_factor", 1)  # a run saved before the late phase existed trains without one
     return TrainConfig(**values)
 
 

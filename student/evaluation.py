@@ -63,5 +63,5 @@ def evaluate_run(run_dir: str, episodes: int | None = None, greedy: bool | None 
     update, state = restored
     episodes = episodes or config.final_eval_episodes
     per_member = evaluator(program.learner, program.members, episodes)(state.params, jax.random.PRNGKey(2024))
-    return {"run": run_dir, "update": update, "frames": update * config.batch_size, "episodes": episodes,
+    return {"run": run_dir, "update": update, "frames": config.frames_at(update), "episodes": episodes,
             "greedy": config.eval_greedy, **over_members(config, per_member)}

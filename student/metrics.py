@@ -19,10 +19,10 @@ TIMING_FIELDS = ("fps", "seconds", "train_seconds", "compile_seconds")
 
 
 def rows(config: TrainConfig, metrics: dict, first_update: int) -> list[list[dict]]:
-    """Per update of a chunk, per member: one JSON-ready row (metrics float32[M, updates_per_chunk])."""
+    """Per update of a chunk, per member: one JSON-ready row (metrics float32[M, updates in the chunk])."""
     metrics = jax.device_get(metrics)
     table = []
-    for u in range(config.updates_per_chunk):
+    for u in range(metrics["episodes"].shape[1]):
         update = first_update + u + 1
         per_member = []
         for m, (seed, setting) in enumerate(config.members):
@@ -30,7 +30,7 @@ def rows(config: TrainConfig, metrics: dict, first_update: int) -> list[list[dic
             episodes = values.pop("episodes")
             successes, return_sum, length_sum = (values.pop(name) for name in ("successes", "return_sum", "length_sum"))
             row = {"seed": seed, **({"setting": setting} if setting else {}), "update": update,
-                   "frames": update * config.batch_size, "episodes": int(episodes),
+                   "frames": config.frames_at(update), "episodes": int(episodes),
                    "success_rate": successes / episodes if episodes else None,
                    "mean_return": return_sum / episodes if episodes else None,
                    "mean_length": length_sum / episodes if episodes else None}
@@ -70,8 +70,8 @@ def progress_line(config: TrainConfig, update: int, last: list[dict], evaluation
         values = [r[name] for r in source if r.get(name) is not None]
         return f"{np.mean(values):.2f}" if values else "  - "
 
-    frames = update * config.batch_size
-    total = config.num_updates * config.batch_size
+    frames = config.frames_at(update)
+    total = config.planned_frames
     text = (f"frames {frames:>10,}/{total:,} | {fps:>9,.0f} frames/s | success {mean('success_rate', last)} "
             f"| return {mean('mean_return', last)} | λ {last[0]['distill_coefficient']:.3f}")
     if evaluation:

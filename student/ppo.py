@@ -10,6 +10,7 @@ minibatches split over them, parameters replicated.
 """
 
 import dataclasses
+import functools
 import time
 from typing import Callable, NamedTuple
 
@@ -102,8 +103,8 @@ class Learner:
             return jnp.zeros(observation.shape[:1] + (self.env.num_actions,), jnp.float32)
         return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key)
 
-    def rollout(self, config: TrainConfig, state: TrainState) -> tuple[TrainState, Transition]:
-        """steps_per_rollout steps of every environment with the current policy."""
+    def rollout(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, Transition]:
+        """A phase's rollout steps of every environment with the current policy."""
 
         def one_step(carry, _):
             timestep, key = carry
@@ -135,7 +136,7 @@ class Learner:
             return (following, key), transition
 
         (timestep, key), transitions = jax.lax.scan(
-            one_step, (state.timestep, state.key), None, length=config.steps_per_rollout
+            one_step, (state.timestep, state.key), None, length=config.rollout_steps(late)
         )
         return state.replace(timestep=timestep, key=key), transitions
 
@@ -153,11 +154,12 @@ class Learner:
         params = jax.tree.map(lambda p, u: p - config.ppo.learning_rate * u, params, updates)
         return params, opt_state, metrics
 
-    def update(self, config: TrainConfig, state: TrainState) -> tuple[TrainState, dict]:
-        """One PPO update: rollout, advantages, epochs of minibatch steps; returns its metrics."""
-        frames = state.updates_done.astype(jnp.float32) * config.batch_size
+    def update(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, dict]:
+        """One PPO update of a phase: rollout, advantages, epochs of minibatch steps; returns its metrics."""
+        frames = config.frames_at(state.updates_done)
         distill = distill_coefficient(config.distill, frames) if config.uses_teacher else jnp.float32(0.0)
-        state, rollout = self.rollout(config, state)
+        state, rollout = self.rollout(config, state, late)
+        batch_size = config.phase_batch_size(late)
 
         _, last_value = self.policy(config, state.params, state.timestep.observation)
         next_values = jnp.concatenate([rollout.value[1:], last_value[None]])
@@ -175,11 +177,11 @@ class Learner:
             "target": target,
             "teacher": rollout.teacher,
         }
-        data = jax.tree.map(lambda x: x.reshape((config.batch_size,) + x.shape[2:]), data)
-        minibatch_shape = (config.num_minibatches, config.minibatch_size)
+        data = jax.tree.map(lambda x: x.reshape((batch_size,) + x.shape[2:]), data)
+        minibatch_shape = (config.num_minibatches, config.phase_minibatch_size(late))
 
         def epoch(carry, key):
-            order = jax.random.permutation(key, config.batch_size)
+            order = jax.random.permutation(key, batch_size)
             minibatches = jax.tree.map(lambda x: x[order].reshape(minibatch_shape + x.shape[1:]), data)
             minibatches = sharding.split_batch(self.mesh, minibatches, axis=1)
 
@@ -207,9 +209,10 @@ class Learner:
         state = state.replace(params=params, opt_state=opt_state, key=key, updates_done=state.updates_done + 1)
         return state, metrics
 
-    def chunk(self, config: TrainConfig, state: TrainState) -> tuple[TrainState, dict]:
-        """updates_per_chunk updates in one `lax.scan`; metrics stacked along a leading axis."""
-        return jax.lax.scan(lambda s, _: self.update(config, s), state, None, length=config.updates_per_chunk)
+    def chunk(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, dict]:
+        """A phase's updates of one chunk in one `lax.scan`; metrics stacked along a leading axis."""
+        return jax.lax.scan(lambda s, _: self.update(config, s, late), state, None,
+                            length=config.updates_in_chunk(late))
 
 
 def build(config: TrainConfig) -> tuple[envs.Environment, teacher_cache.Table | None]:
@@ -241,6 +244,7 @@ class Program:
     shardings: TrainState  # where each leaf of the state lies on the mesh (student/sharding.py)
     compiled: Callable | None  # (members, state) -> (state, metrics); None if not compiled
     compile_seconds: float
+    compiled_late: Callable | None = None  # the late phase's chunk, if the run reaches it
 
     @property
     def mesh(self) -> Mesh:
@@ -252,9 +256,9 @@ class Program:
         seeds = jax.device_put(member_seeds(self.config), sharding.replicated(self.mesh))
         return jax.jit(jax.vmap(self.learner.init), out_shardings=self.shardings)(self.members, seeds)
 
-    def chunk(self, state: TrainState) -> tuple[TrainState, dict]:
-        """`updates_per_chunk` updates of every member; metrics float32[M, updates_per_chunk]."""
-        return self.compiled(self.members, state)
+    def chunk(self, state: TrainState, late: bool = False) -> tuple[TrainState, dict]:
+        """One chunk of a phase's updates of every member; metrics float32[M, updates in the chunk]."""
+        return (self.compiled_late if late else self.compiled)(self.members, state)
 
 
 def member_seeds(config: TrainConfig) -> np.ndarray:
@@ -265,7 +269,8 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
                table: teacher_cache.Table | None = None, compile: bool = True) -> Program:
     """The training program of `config` on its devices, compiled ahead of time unless `compile=False`
     (environment and table built from the configuration unless given, e.g. a probe environment in the
-    tests). A batch that does not divide over the devices is refused here, before compiling."""
+    tests): the early phase's chunk, and the late phase's if the run reaches it. A batch that does not
+    divide over the devices is refused here, before compiling."""
     if env is None:
         env, table = build(config)
     mesh = sharding.mesh(config)
@@ -277,7 +282,10 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
     if not compile:
         return Program(config, learner, members, shardings, None, 0.0)
     start = time.perf_counter()
-    chunk = jax.jit(jax.vmap(learner.chunk), in_shardings=(replicated, shardings),
-                    out_shardings=(shardings, replicated))
-    compiled = chunk.lower(members, state).compile()
-    return Program(config, learner, members, shardings, compiled, time.perf_counter() - start)
+    compiled = {}
+    for late in sorted({config.chunk_is_late(i) for i in range(config.num_chunks)}):
+        chunk = jax.jit(jax.vmap(functools.partial(learner.chunk, late=late)),
+                        in_shardings=(replicated, shardings), out_shardings=(shardings, replicated))
+        compiled[late] = chunk.lower(members, state).compile()
+    return Program(config, learner, members, shardings, compiled.get(False), time.perf_counter() - start,
+                   compiled.get(True))

@@ -39,7 +39,9 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         log(f"run folder {run_dir}")
     metrics_path = os.path.join(run_dir, run_folder.METRICS)
     program = make_train(config, env, table)
-    log(f"compiled {config.updates_per_chunk} updates of {config.batch_size:,} frames x {len(config.members)} "
+    late = (f", and the late phase's {config.updates_in_chunk(True)} updates of {config.phase_batch_size(True):,} "
+            f"frames from frame {config.frames_at(config.early_updates):,}" if config.has_late_phase else "")
+    log(f"compiled {config.updates_per_chunk} updates of {config.batch_size:,} frames{late} x {len(config.members)} "
         f"member(s) on {sharding.describe(devices)} in {program.compile_seconds:.1f} s")
     state = program.init()
     checkpoints = checkpoint.manager(run_dir)
@@ -48,24 +50,22 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         first_update, state = checkpoint.restore_latest(checkpoints, state) or (0, state)
         if writer:
             metrics.truncate(metrics_path, first_update)
-        log(f"resuming {run_dir} from update {first_update} ({first_update * config.batch_size:,} frames per seed)"
+        log(f"resuming {run_dir} from update {first_update} ({config.frames_at(first_update):,} frames per seed)"
             if first_update else f"resuming {run_dir}: no checkpoint yet, starting from update 0")
 
     evaluate = evaluator(program.learner, program.members, config.eval_episodes)
     run_start = time.perf_counter()
     train_seconds = 0.0
     frames_done = 0
-    first_chunk = first_update // config.updates_per_chunk
-    for chunk_index in range(first_chunk, config.num_chunks):
+    for chunk_index in range(config.chunk_of_update(first_update), config.num_chunks):
         chunk_start = time.perf_counter()
-        update = chunk_index * config.updates_per_chunk
-        state, chunk_metrics = jax.block_until_ready(program.chunk(state))
+        first, update = config.updates_before_chunk(chunk_index), config.updates_before_chunk(chunk_index + 1)
+        state, chunk_metrics = jax.block_until_ready(program.chunk(state, config.chunk_is_late(chunk_index)))
         seconds = time.perf_counter() - chunk_start
         train_seconds += seconds
-        frames_done += config.frames_per_chunk * len(config.members)
+        table_rows = metrics.rows(config, chunk_metrics, first)
+        frames_done += (config.frames_at(update) - config.frames_at(first)) * len(config.members)
         fps = frames_done / train_seconds  # training frames (all members) per second of training
-        table_rows = metrics.rows(config, chunk_metrics, update)
-        update += config.updates_per_chunk
         last = chunk_index == config.num_chunks - 1
         evaluation = None
         if (chunk_index + 1) % config.eval_every == 0 or last:
@@ -114,7 +114,7 @@ def finish(program: Program, run_dir: str, state, evaluate: Callable | None = No
     final = {
         **over_members(config, per_member),
         "episodes": config.final_eval_episodes,
-        "frames": int(np.asarray(state.updates_done)[0]) * config.batch_size,
+        "frames": config.frames_at(int(np.asarray(state.updates_done)[0])),
         "greedy": config.eval_greedy,
         "seeds": len(config.seeds),
     }

@@ -52,3 +52,30 @@ def test_config_checks_say_what_to_change():
         TrainConfig(num_envs=3, num_steps=4, ppo=PPOConfig(num_minibatches=8))
     with pytest.raises(ConfigError, match="--ppo.gamma must be in"):
         TrainConfig(sweep=Sweep(gamma=(0.9, 1.5)))
+
+
+def test_the_late_phase_lengthens_rollouts_from_a_chunk_boundary():
+    config = TrainConfig(num_envs=1024, total_frames=1_000_000)  # recipe: 2-step rollouts, 2,048 frames an update
+    assert config.early_chunks == 15 and config.frames_at(config.early_updates) == 307_200  # first boundary ≥ 300k
+    assert (config.rollout_steps(True), config.phase_batch_size(True), config.phase_minibatch_size(True)) == (8, 8192, 1024)
+    assert config.updates_in_chunk(True) == 2 and config.has_late_phase
+    assert [config.updates_before_chunk(i) for i in (0, 14, 15, 16)] == [0, 140, 150, 152]
+    assert all(config.chunk_of_update(config.updates_before_chunk(i)) == i for i in range(config.num_chunks + 1))
+    assert config.frames_at(152) == 307_200 + 2 * 8192 and float(config.frames_at(jax.numpy.int32(152))) == 323_584
+    assert config.planned_frames >= 1_000_000 > config.frames_at(config.updates_before_chunk(config.num_chunks - 1))
+    assert not TrainConfig().has_late_phase  # the default run ends before 300k frames
+    unchanged = TrainConfig(num_envs=1024, total_frames=1_000_000, late_rollout_factor=1)
+    assert unchanged.early_chunks is None and unchanged.planned_frames == unchanged.num_updates * 2048
+
+
+def test_a_run_saved_before_the_late_phase_existed_reads_back_without_one():
+    values = configuration.to_dict(TrainConfig(num_envs=1024, total_frames=1_000_000))
+    del values["late_rollout_factor"]
+    assert configuration.from_dict(values).late_rollout_factor == 1
+
+
+def test_the_default_environment_count_follows_the_backend(monkeypatch):
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert TrainConfig().num_envs == 256
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert TrainConfig().num_envs == 4096 and TrainConfig(num_envs=64).num_envs == 64

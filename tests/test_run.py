@@ -15,8 +15,10 @@ from student.evaluation import evaluator
 from student.ppo import make_train
 
 QUIET = lambda line: None  # noqa: E731
-# Small and quick: 6 chunks of 2 updates of 16 x 8 frames, one minibatch step per update.
+# Small and quick: 6 chunks, one minibatch step per update: 3 of 2 updates of 16 x 8 frames, then
+# the late phase's 3 of 1 update of 16 x 16 frames.
 SMALL = dict(total_frames=6 * 2 * 16 * 8, num_envs=16, num_steps=8, updates_per_chunk=2, checkpoint_every=2,
+             late_frame=3 * 2 * 16 * 8, late_rollout_factor=2,
              eval_episodes=16, final_eval_episodes=16, gif_episodes=0, seeds=(0, 1),
              ppo=PPOConfig(update_epochs=1, num_minibatches=1))
 
@@ -27,6 +29,10 @@ def without_timing(rows):
 
 def read_rows(run_dir):
     return metrics.read(os.path.join(run_dir, "metrics.jsonl"))
+
+
+def recorded_late_phase(run_dir):
+    return json.load(open(os.path.join(run_dir, "config.json")))["derived"]["late_phase"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,8 @@ def test_a_run_fills_its_run_folder(whole):
     assert sorted(os.listdir(run_dir)) == ["checkpoints", "config.json", "eval.json", "metrics.jsonl",
                                            "progress.png", "student.gif"]
     rows = read_rows(run_dir)
-    assert [(r["update"], r["seed"]) for r in rows] == [(u, s) for u in range(1, 13) for s in (0, 1)]
+    assert [(r["update"], r["seed"]) for r in rows] == [(u, s) for u in range(1, 10) for s in (0, 1)]
+    assert [r["frames"] for r in rows[::2]] == [128 * u for u in range(1, 7)] + [768 + 256 * u for u in range(1, 4)]
     for field in ("frames", "success_rate", "mean_return", "mean_length", "distill_coefficient", "loss",
                   "policy_loss", "value_loss", "entropy", "distill_loss", "approx_kl", "clip_fraction",
                   "explained_variance", "seconds", "train_seconds", "compile_seconds"):
@@ -50,6 +57,7 @@ def test_a_run_fills_its_run_folder(whole):
     assert sum("eval_success_rate" in r for r in rows) == 6 * 2  # one evaluation per chunk and seed
     saved = json.load(open(os.path.join(run_dir, "eval.json")))
     assert saved == final and saved["frames"] == 12 * 128 and saved["episodes"] == 16
+    assert recorded_late_phase(run_dir) == {"from_frame": 768, "num_steps": 16, "batch_size": 256, "minibatch_size": 256}
     assert [s["seed"] for s in saved["per_seed"]] == [0, 1]
     recorded = json.load(open(os.path.join(run_dir, "config.json")))
     expected = TrainConfig(**{**SMALL, "gif_episodes": 1}, out=run_dir)
@@ -103,7 +111,7 @@ def test_resume_extends_a_finished_run_and_refuses_other_changes(whole, tmp_path
     assert "--num-envs cannot change when resuming" in capsys.readouterr().err
     assert train.main(["resume", extended, "--total-frames", str(8 * 2 * 16 * 8)]) == 0
     rows = read_rows(extended)
-    assert rows[-1]["update"] == 16 and without_timing(rows[:24]) == without_timing(read_rows(whole[0]))
+    assert rows[-1]["update"] == 11 and without_timing(rows[:18]) == without_timing(read_rows(whole[0]))
     assert configuration.read(extended).total_frames == 8 * 2 * 16 * 8
     assert json.load(open(os.path.join(extended, "eval.json")))["frames"] == 16 * 128
 
@@ -166,10 +174,13 @@ def test_a_short_run_learns_simpledoorkey_on_every_seed(tmp_path):
 
 @pytest.mark.slow
 def test_a_large_batch_with_the_recipe_learns_simpledoorkey_on_every_seed(tmp_path):
-    # 1024 environments, the recipe's 2-step rollouts and 8 x 8 minibatch steps per update.
+    # 1024 environments, the recipe's 2-step rollouts and 8 x 8 minibatch steps per update; from 40,960
+    # frames the late phase's 8-step rollouts (brought forward from 300,000 to be tested too).
     config = TrainConfig(num_envs=1024, total_frames=61_440, updates_per_chunk=10, eval_episodes=100,
-                         final_eval_episodes=200, gif_episodes=0, seeds=(0, 1, 2), out=str(tmp_path / "large"))
+                         final_eval_episodes=200, gif_episodes=0, seeds=(0, 1, 2), late_frame=40_960,
+                         out=str(tmp_path / "large"))
     assert (config.steps_per_rollout, config.update_epochs, config.num_minibatches) == (2, 8, 8)
+    assert config.has_late_phase and config.planned_frames == 40_960 + 2 * 2 * 8192
     _, final = run.train(config, log=QUIET)
     # Measured here with the embedding layer: 0.975, 0.99, 0.99 (seeds 0-2) at 61,440 frames; the bound
     # leaves room for other CPUs and first layers.
