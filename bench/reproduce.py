@@ -51,7 +51,7 @@ LABELS = {
 # Frames per seed. SimpleDoorKey: the students pass 0.9 by ~25k frames; LavaDoorKey and
 # ColoredDoorKey: past the drop of λ (400k frames), by which the students have left their
 # teacher behind and level off. PPO and the Gemma-taught student are still climbing at these
-# budgets (README: 1M-frame runs); the budgets are what 2 CPU cores do in 20-24 minutes.
+# budgets (README: 1M-frame runs); the budgets are what 2 CPU cores do in 20-25 minutes.
 BUDGETS = {"SimpleDoorKey": 102_400, "LavaDoorKey": 512_000, "ColoredDoorKey": 512_000}
 QUICK = {"seeds": (0, 1), "frames": {task: 20_480 for task in BUDGETS}, "teacher_episodes": 200,
          "eval_episodes": 64, "final_eval_episodes": 200, "evaluations": 4}

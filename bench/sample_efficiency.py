@@ -84,7 +84,8 @@ def main(options: Options) -> None:
         wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
         final_rates = [seed["success_rate"] for seed in final["per_seed"]]
         steps_per_update = config.update_epochs * config.num_minibatches
-        late = f" (x{config.late_rollout_factor} from {config.late_frame:,})" if config.has_late_phase else ""
+        late = (f" (x{config.late_rollout_factor} from {config.frames_at(config.early_updates):,})"
+                if config.has_late_phase else "")
         print(f"| {method} | {config.num_envs} | {config.steps_per_rollout}{late}, {config.update_epochs} x "
               f"{config.num_minibatches} | {len(frames)} | {shown} | {median_text} "
               f"| {'-' if updates is None else f'{updates:,.0f}'} "

@@ -136,7 +136,8 @@ Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting w
 # The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches).
 # Gradient steps per frame, not environments, set the pace of learning: as environments grow,
 # rollouts shorten and epochs and minibatches grow, so that every update still takes
-# dozens of gradient steps on a few thousand frames (measured: README, "Many environments").
+# dozens of gradient steps on a few thousand frames. From --late-frame on, rollouts are
+# --late-rollout-factor times longer (measured: README, "Many environments").
 RECIPE = ((64, 16, 4, 4), (256, 8, 8, 8), (1024, 2, 8, 8), (None, 1, 8, 8))
 
 
