@@ -53,10 +53,7 @@ def create(config: TrainConfig, table, devices: list) -> str:
             "num_steps": config.steps_per_rollout, "update_epochs": config.update_epochs,
             "num_minibatches": config.num_minibatches,
             "batch_size": config.batch_size, "minibatch_size": config.minibatch_size,
-            "num_updates": config.num_updates, "frames_per_seed": config.planned_frames,
-            "late_phase": {"from_frame": config.frames_at(config.early_updates), "num_steps": config.rollout_steps(True),
-                           "batch_size": config.phase_batch_size(True),
-                           "minibatch_size": config.phase_minibatch_size(True)} if config.has_late_phase else None,
+            **lengths(config),
             "distill_schedule": dataclasses.asdict(config.distill.resolved()),
             "members": [{"seed": seed, "setting": setting} for seed, setting in config.members],
         },
@@ -70,6 +67,15 @@ def create(config: TrainConfig, table, devices: list) -> str:
     return run_dir
 
 
+def lengths(config: TrainConfig) -> dict:
+    """What the run's length derives from its configuration: updates, frames and the late phase."""
+    late = None
+    if config.has_late_phase:
+        late = {"from_frame": config.frames_at(config.early_updates), "num_steps": config.rollout_steps(True),
+                "batch_size": config.phase_batch_size(True), "minibatch_size": config.phase_minibatch_size(True)}
+    return {"num_updates": config.num_updates, "frames_per_seed": config.planned_frames, "late_phase": late}
+
+
 def extend(run_dir: str, config: TrainConfig, devices: list) -> None:
     """Records a configuration changed on resume (e.g. more frames) and the devices it now trains on
     in config.json."""
@@ -77,6 +83,6 @@ def extend(run_dir: str, config: TrainConfig, devices: list) -> None:
     with open(path) as file:
         record = json.load(file)
     record["config"] = configuration.to_dict(config)
-    record["derived"].update(num_updates=config.num_updates, frames_per_seed=config.planned_frames)
+    record["derived"].update(lengths(config))
     record.update(hardware(devices))
     write_atomically(path, json.dumps(record, indent=2))

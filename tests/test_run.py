@@ -113,6 +113,7 @@ def test_resume_extends_a_finished_run_and_refuses_other_changes(whole, tmp_path
     rows = read_rows(extended)
     assert rows[-1]["update"] == 11 and without_timing(rows[:18]) == without_timing(read_rows(whole[0]))
     assert configuration.read(extended).total_frames == 8 * 2 * 16 * 8
+    assert json.load(open(os.path.join(extended, "config.json")))["derived"]["frames_per_seed"] == 2048
     assert json.load(open(os.path.join(extended, "eval.json")))["frames"] == 16 * 128
 
 
