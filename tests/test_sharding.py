@@ -25,9 +25,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 8 environments x 4 steps, one minibatch step per update, 2 updates per chunk, two seeds.
 TINY = dict(num_envs=8, num_steps=4, updates_per_chunk=2, seeds=(0, 1),
             ppo=PPOConfig(update_epochs=1, num_minibatches=1))
-# The same as train.py options, for runs: 4 chunks of one update, a checkpoint every 2.
+# The same as train.py options, for runs: 4 chunks of one update, a checkpoint every 2; the last two
+# in the late phase (8-step rollouts).
 RUN_ARGS = ["--num-envs", "8", "--num-steps", "4", "--ppo.update-epochs", "1", "--ppo.num-minibatches", "1",
-            "--seeds", "0", "1", "--updates-per-chunk", "1", "--total-frames", "128", "--checkpoint-every", "2",
+            "--seeds", "0", "1", "--updates-per-chunk", "1", "--total-frames", "192", "--checkpoint-every", "2",
+            "--late-frame", "64", "--late-rollout-factor", "2",
             "--eval-episodes", "8", "--final-eval-episodes", "8", "--gif-episodes", "0"]
 PRELUDE = f"""
 import jax
@@ -186,7 +188,7 @@ def test_a_checkpoint_of_four_devices_resumes_exactly_on_two(tmp_path):
             pass
 
         def kill(index):
-            if index == 2:  # 3 of 4 chunks logged; the last checkpoint is after chunk 2
+            if index == 2:  # 3 of 4 chunks logged; the last checkpoint is after chunk 2, the next is late
                 raise Killed
 
         assert train.main(["train", *RUN_ARGS, "--out", {whole!r}]) == 0
