@@ -291,14 +291,14 @@ class TrainConfig:
     def frames_at(self, updates):
         """Frames per seed after `updates` updates: an int, or float32 for a traced count."""
         early, late = self.phase_batch_size(False), self.phase_batch_size(True)
-        switch = self.early_updates
         if isinstance(updates, (int, np.integer)):
-            updates = int(updates)
-            return updates * early if switch is None else min(updates, switch) * early + max(updates - switch, 0) * late
-        updates = jnp.asarray(updates).astype(jnp.float32)
+            updates, lower, upper = int(updates), min, max
+        else:
+            updates, lower, upper = jnp.asarray(updates).astype(jnp.float32), jnp.minimum, jnp.maximum
+        switch = self.early_updates
         if switch is None:
             return updates * early
-        return jnp.minimum(updates, switch) * early + jnp.maximum(updates - switch, 0.0) * late
+        return lower(updates, switch) * early + upper(updates - switch, 0) * late
 
     @property
     def num_chunks(self) -> int:
