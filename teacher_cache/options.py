@@ -1,10 +1,10 @@
 """The hand-written options, as JAX functions of the memory map.
 
 - *go to X*: head for the nearest state facing a cell showing X; done when facing it.
-  One shortest-path search per memory map serves every go-to: a breadth-first search
-  from the agent over (cell, direction) with MiniGrid's left/right/forward, entering
-  only cells the map shows as empty, goal, lava or open door, that labels each
-  reachable state with the first action of a shortest path to it.
+  One search per memory map serves every go-to: a breadth-first search from the agent
+  over (cell, direction) with MiniGrid's left/right/forward, entering only cells the map
+  shows as empty, goal, lava or open door, grown one step at a time for each first
+  action apart, one bit a map, until nothing more is reachable.
 - *explore*: the authors' heuristic (their `skill/explore.py`), reproduced with its
   quirks: turn away from a key, ball or box ahead; else forward, left, right or left
   again as unseen cells lie ahead, to the left, to the right or behind, counted in
@@ -16,7 +16,13 @@ The search runs on the room's possible interior (the grid less its border: rooms
 at the top-left corner, so their walls, door and the never-seen outside are all that
 the border can hold) and on maps laid out batch-last, uint8[H, W, 4, B], so that XLA's
 CPU loops run along the batch (measured: 3x faster than vmapping a single-map search).
+The search packs eight maps into a byte, so a step of it is a few shifts, ands and ors
+on [3 first actions][4 directions] uint8[H-2, W-2, B / 8].
 """
+
+import functools
+import operator
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,15 +30,27 @@ import jax.numpy as jnp
 from envs import codes
 from teacher_cache.situations import Sight, at_agent
 
-# A state's search value packs its distance and the first action of a path to it,
-# 4 * steps + action, so one `min` keeps both (ties go to the lower action). uint8
-# values keep the loops narrow: paths longer than 49 steps count as unreachable,
-# which no path inside a 10x10 room with a few obstacles comes near.
-UNREACHABLE = 200
-PACK = 4
+# Paths of this many steps or more count as unreachable (none inside a 10x10 room with a few
+# obstacles comes near).
+MAX_STEPS = 50
+# The first actions of a path, in the order that breaks ties between equally short paths.
+FIRST_ACTIONS = (codes.LEFT, codes.RIGHT, codes.FORWARD)
+assert FIRST_ACTIONS == tuple(range(3))
+# Maps per byte in the search: one bit a map.
+LANES = 8
+STEP_BITS = MAX_STEPS.bit_length()
 # Rows of the option table: the verbs in the order of `plans.ALL_VERBS`
 # (explore, go to, pick up, drop, open, wait).
 NUM_VERBS = 6
+
+
+class Found(NamedTuple):
+    """The go-to search's findings so far, packed: uint8[T, B / 8] each."""
+
+    any: jax.Array  # the goal is faced by a state reached
+    right: jax.Array  # ... first by a path starting with a right turn
+    forward: jax.Array  # ... first by one starting with forward (or already facing it)
+    steps: tuple[jax.Array, ...]  # the bits of the step count where it was first faced
 
 
 def enterable(maps: jax.Array) -> jax.Array:
@@ -50,64 +68,101 @@ def shift(cells: jax.Array, direction: int, fill) -> jax.Array:
     return padded[1 - dy : 1 - dy + height, 1 - dx : 1 - dx + width]
 
 
-def path_search(maps: jax.Array) -> tuple[jax.Array, ...]:
-    """Four uint8[H-2, W-2, B] arrays, one per direction: 4 * (fewest steps to stand on each
-    interior cell facing that direction) + the first action of such a path."""
+def pack(cells: jax.Array) -> jax.Array:
+    """uint8[..., ceil(B / 8)] of bool[..., B]: bit i of byte w is map 8w + i (missing maps are 0)."""
+    batch = cells.shape[-1]
+    cells = jnp.pad(cells, ((0, 0),) * (cells.ndim - 1) + ((0, -batch % LANES),))
+    cells = cells.reshape(cells.shape[:-1] + (-1, LANES))
+    return jnp.where(cells, jnp.uint8(1) << jnp.arange(LANES, dtype=jnp.uint8), jnp.uint8(0)).sum(-1, jnp.uint8)
+
+
+def unpack(words: jax.Array, batch: int) -> jax.Array:
+    """bool[..., batch] of `pack`'s bytes."""
+    bits = (words[..., None] >> jnp.arange(LANES, dtype=jnp.uint8)) & 1
+    return bits.reshape(words.shape[:-1] + (-1,))[..., :batch].astype(bool)
+
+
+def fold_or(words: jax.Array, axes: int) -> jax.Array:
+    """The bitwise or over the leading `axes` axes, folded in halves: elementwise ors, which XLA's CPU
+    backend runs along the minor axis (its loop for an or-`reduce` over major axes is far slower)."""
+    words = words.reshape((-1,) + words.shape[axes:])
+    while len(words) > 1:
+        if len(words) % 2:
+            words = jnp.concatenate([words[:1] | words[-1:], words[1:-1]])
+        words = words[: len(words) // 2] | words[len(words) // 2 :]
+    return words[0]
+
+
+def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array]:
+    """(steps int32[T, B], first action int32[T, B]): for each of the goal masks bool[H, W, B], the
+    fewest of MiniGrid's left/right/forward to stand facing one of its cells, entering only `enterable`
+    cells of the interior, and the first action of such a path (ties: left, then right, then forward;
+    forward if already facing one); steps = MAX_STEPS where no path is shorter.
+
+    A breadth-first search over (cell, direction), one bit a map: for each first action a and direction
+    d, the states reachable within k steps by a path starting with a are a byte array uint8[H-2, W-2,
+    B / 8]. They grow one step at a time until nothing more is reachable; at each step a goal that a
+    set faces for the first time is reached in k steps, by the lowest first action that reaches it then.
+    """
+    batch = maps.shape[-1]
     inner = maps[1:-1, 1:-1]
     agent = at_agent(inner)
-    agent_dir = jnp.where(agent, inner[:, :, 3], 0).max(axis=(0, 1)).astype(jnp.int32)
-    free = enterable(inner)
-    unreachable = jnp.uint8(UNREACHABLE)
-    one, two = jnp.uint8(PACK), jnp.uint8(2 * PACK)
-    # At the start: facing d costs 0 (ahead), 1 (a right or left turn) or 2 (behind).
-    start = jnp.array(
-        [PACK * 0 + codes.FORWARD, PACK * 1 + codes.RIGHT, PACK * 2 + codes.LEFT, PACK * 1 + codes.LEFT], jnp.uint8
-    )
-    values = tuple(jnp.where(agent, start[(d - agent_dir) % 4], unreachable) for d in range(4))
+    heading = jnp.where(agent, inner[:, :, 3], 0).max(axis=(0, 1))
+    # Packed a few at a time (a pack is a pass over the maps); shifts commute with packing.
+    free, agent = jnp.moveaxis(pack(jnp.stack([enterable(inner), agent], axis=2)), 2, 0)
+    start = [agent & d for d in pack(heading == jnp.arange(4)[:, None])]
+    goal_words = jnp.moveaxis(pack(jnp.stack(goals, axis=2)), 2, 0)
+    # The states facing a goal cell: standing at p facing d, the goal lies at p + v(d).
+    facing = [[shift(goal, (d + 2) % 4, 0)[1:-1, 1:-1] for d in range(4)] for goal in goal_words]
 
-    def relax(values):
-        moved = [
-            jnp.minimum(values[d], jnp.where(free, shift(values[d], d, UNREACHABLE) + one, unreachable))
-            for d in range(4)
-        ]
+    def moved(states, d):
+        return shift(states, d, 0) & free
+
+    def grow(reached):
         return tuple(
-            jnp.minimum(
-                jnp.minimum(moved[d], moved[(d + 2) % 4] + two),
-                jnp.minimum(moved[(d + 1) % 4], moved[(d + 3) % 4]) + one,
-            )
-            for d in range(4)
+            tuple(states[d] | states[(d + 1) % 4] | states[(d + 3) % 4] | moved(states[d], d) for d in range(4))
+            for states in reached
         )
 
-    def unsettled(carry):
-        values, previous = carry
-        changed = [(v != p).astype(jnp.uint8).max() for v, p in zip(values, previous)]
-        return jnp.stack(changed).max() > 0  # uint8 max: a boolean `any` is far slower on CPU
+    def faced(states, goal_facing):  # uint8[B / 8]: maps where one of the states faces the goal
+        return fold_or(functools.reduce(operator.or_, [s & g for s, g in zip(states, goal_facing)]), 2)
 
-    def step(carry):
-        # Two relaxations per convergence check: the check reads everything once more.
-        previous = relax(carry[0])
-        return relax(previous), previous
+    def record(k, reached, found):
+        # Kept packed until the end: which goals are found, by which first action, and the step
+        # count in binary, one byte array a bit.
+        hit = jnp.stack([jnp.stack([faced(states, goal_facing) for states in reached]) for goal_facing in facing])
+        new = (hit[:, 0] | hit[:, 1] | hit[:, 2]) & ~found.any
+        right = found.right | (new & ~hit[:, 0] & hit[:, 1])
+        forward = found.forward | (new & ~hit[:, 0] & ~hit[:, 1])
+        bits = tuple(jnp.where((k >> j) & 1 == 1, bit | new, bit) for j, bit in enumerate(found.steps))
+        return Found(found.any | new, right, forward, bits)
 
-    values, _ = jax.lax.while_loop(unsettled, step, (relax(values), values))
-    return values
+    def growing(carry):
+        return (carry[0] < MAX_STEPS - 1) & carry[-1]
 
+    def one_step(carry):
+        k, reached, found, _ = carry
+        grown = grow(reached)
+        found = record(k + 1, grown, found)
+        # Forward's set holds the start itself, so once it stops growing it holds every reachable
+        # state, and every goal that can be faced has been.
+        more = fold_or(functools.reduce(operator.or_, [g ^ r for g, r in zip(grown[2], reached[2])]), 3)
+        return k + 1, grown, found, more > 0
 
-def facing_values(values: tuple[jax.Array, ...]) -> jax.Array:
-    """uint8[H, W, B]: for every cell of the grid, the search value of the best state facing it."""
-    best = None
-    for d in range(4):
-        # The state facing p along direction d stands at p - v(d): the values moved one step along d.
-        full = jnp.pad(values[d], ((1, 1), (1, 1), (0, 0)), constant_values=UNREACHABLE)
-        moved = shift(full, d, UNREACHABLE)
-        best = moved if best is None else jnp.minimum(best, moved)
-    return best
-
-
-def nearest(facing: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(steps int32[B], first action int32[B]) to the nearest state facing a cell of `goals`
-    (bool[H, W, B]), given `facing_values`; steps ≥ UNREACHABLE // 4 when none is reachable."""
-    best = jnp.where(goals, facing, jnp.uint8(UNREACHABLE)).min(axis=(0, 1)).astype(jnp.int32)
-    return best // PACK, best % PACK
+    # After one step: turned left, turned right, or the start and the cell ahead (forward).
+    reached = (
+        tuple(start[(d + 1) % 4] for d in range(4)),
+        tuple(start[(d + 3) % 4] for d in range(4)),
+        tuple(start[d] | moved(start[d], d) for d in range(4)),
+    )
+    facing_now = jnp.stack([faced(start, goal_facing) for goal_facing in facing])
+    none = jnp.zeros_like(facing_now)
+    found = record(jnp.int32(1), reached, Found(facing_now, none, facing_now, (none,) * STEP_BITS))
+    _, _, found, _ = jax.lax.while_loop(growing, one_step, (jnp.int32(1), reached, found, jnp.bool_(True)))
+    steps = sum(unpack(bit, batch).astype(jnp.int32) << j for j, bit in enumerate(found.steps))
+    steps = jnp.where(unpack(found.any, batch), steps, MAX_STEPS)
+    first = jnp.where(unpack(found.right, batch), codes.RIGHT, codes.LEFT)
+    return steps, jnp.where(unpack(found.forward | ~found.any, batch), codes.FORWARD, first)
 
 
 def room_extent(objects: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -198,16 +253,15 @@ def option_table(sight: Sight, maps: jax.Array) -> tuple[jax.Array, jax.Array]:
     done hands over to the next one of its plan; one that is not done acts.
     """
     batch = maps.shape[-1]
-    facing = facing_values(path_search(maps))
+    steps_to, first_actions = go_to_search(maps, sight.cells)
     explore_action, explore_done = explore(maps)
     never = jnp.zeros(batch, bool)
     wait = jnp.full(batch, codes.DONE, jnp.int32)
 
     actions, done = [], []
-    for cells, visible, held in zip(sight.cells, sight.visible, sight.held):
+    for visible, held, steps, first in zip(sight.visible, sight.held, steps_to, first_actions):
         known = visible | held
-        steps, first = nearest(facing, cells)
-        reachable = visible & (steps < UNREACHABLE // PACK)
+        reachable = visible & (steps < MAX_STEPS)
         actions.append([
             explore_action,
             jnp.where(reachable, first, codes.DONE),
@@ -234,8 +288,10 @@ def plan_actions(
     batch, plans, length = verbs.shape
     columns = action_table.shape[1]
     combo = (verbs * columns + things).reshape(batch, plans * length)
-    actions = jnp.take_along_axis(action_table.reshape(-1, batch).T, combo, axis=1).reshape(verbs.shape)
-    done = jnp.take_along_axis(done_table.reshape(-1, batch).T, combo, axis=1).reshape(verbs.shape)
-    first = jnp.argmax(~done, axis=-1)
-    chosen = jnp.take_along_axis(actions, first[..., None], axis=-1)[..., 0]
-    return jnp.where(done.all(axis=-1), codes.DONE, chosen)
+    # One gather for both tables: an option's action, plus 8 if it is done.
+    packed = (action_table + 8 * done_table).reshape(-1, batch).T
+    options = jnp.take_along_axis(packed, combo, axis=1).reshape(verbs.shape)
+    chosen = jnp.full((batch, plans), codes.DONE, options.dtype)
+    for position in reversed(range(length)):  # ends at the first option not done
+        chosen = jnp.where(options[..., position] >= 8, chosen, options[..., position])
+    return chosen
