@@ -136,12 +136,6 @@ def thing_cells(maps: jax.Array, thing: Thing) -> jax.Array:
     return matches & ~at_agent(maps)
 
 
-def any_cell(mask: jax.Array) -> jax.Array:
-    """bool[B]: whether any cell of bool[H, W, B] is set (a uint8 max: XLA's CPU loop for a
-    boolean `any` over major axes is ten times slower)."""
-    return mask.astype(jnp.uint8).max(axis=(0, 1)) > 0
-
-
 class Sight(NamedTuple):
     """What the teacher reads off a batch of memory maps, per thing of the vocabulary."""
 
@@ -163,10 +157,11 @@ def look(vocab: Vocabulary, maps: jax.Array) -> Sight:
         holding = held_cell[0] == thing.kind
         if thing.colour != ANY_COLOUR:
             holding &= held_cell[1] == thing.colour
+        first_cell = jnp.where(thing_here, order, jnp.uint8(height * width)).min(axis=(0, 1))
         cells.append(thing_here)
-        visible.append(any_cell(thing_here))
+        visible.append(first_cell < height * width)  # one reduction for both
         held.append(holding)
-        first.append(jnp.where(thing_here, order, jnp.uint8(height * width)).min(axis=(0, 1)))
+        first.append(first_cell)
     return Sight(tuple(cells), tuple(visible), tuple(held), tuple(first))
 
 
