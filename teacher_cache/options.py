@@ -149,7 +149,7 @@ def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...]) -> tuple[jax.Arr
         more = fold_or(functools.reduce(operator.or_, [g ^ r for g, r in zip(grown[2], reached[2])]), 3)
         return k + 1, grown, found, more > 0
 
-    # After one step: turned left, turned right, or the start and the cell ahead (forward).
+    # After one step, in FIRST_ACTIONS order: turned left, turned right, or the start and the cell ahead.
     reached = (
         tuple(start[(d + 1) % 4] for d in range(4)),
         tuple(start[(d + 3) % 4] for d in range(4)),

@@ -154,7 +154,7 @@ def test_go_to_search_matches_a_breadth_first_search_on_every_reference_map():
 
     found = np.asarray(search(maps, tuple(goals.values())))  # [goal, (steps, first action), map]
     # Eight maps share a byte and the search runs until the slowest map of the batch is done:
-    # a map's answer must not depend on its batch-mates (13 maps: the last byte half full).
+    # a map's answer must not depend on its batch-mates (13 maps: the last byte 5 maps and 3 blanks).
     few = np.asarray(search(maps[-13:], tuple(goal[-13:] for goal in goals.values())))
     np.testing.assert_array_equal(few, found[..., -13:])
     counts = collections.Counter()
