@@ -266,11 +266,12 @@ def member_seeds(config: TrainConfig) -> np.ndarray:
 
 
 def make_train(config: TrainConfig, env: envs.Environment | None = None,
-               table: teacher_cache.Table | None = None, compile: bool = True) -> Program:
+               table: teacher_cache.Table | None = None, compile: bool = True, first_chunk: int = 0) -> Program:
     """The training program of `config` on its devices, compiled ahead of time unless `compile=False`
     (environment and table built from the configuration unless given, e.g. a probe environment in the
-    tests): the early phase's chunk, and the late phase's if the run reaches it. A batch that does not
-    divide over the devices is refused here, before compiling."""
+    tests): the chunk of each phase that chunks `first_chunk` on run in (a run resumed after the switch
+    compiles the late phase's only). A batch that does not divide over the devices is refused here,
+    before compiling."""
     if env is None:
         env, table = build(config)
     mesh = sharding.mesh(config)
@@ -283,7 +284,7 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
         return Program(config, learner, members, shardings, None, 0.0)
     start = time.perf_counter()
     compiled = {}
-    for late in sorted({config.chunk_is_late(i) for i in range(config.num_chunks)}):
+    for late in sorted({config.chunk_is_late(i) for i in range(first_chunk, config.num_chunks)}):
         chunk = jax.jit(jax.vmap(functools.partial(learner.chunk, late=late)),
                         in_shardings=(replicated, shardings), out_shardings=(shardings, replicated))
         compiled[late] = chunk.lower(members, state).compile()

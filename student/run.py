@@ -21,6 +21,20 @@ from student.evaluation import evaluator, over_members
 from student.ppo import Program, build, make_train
 
 
+def compiled_phases(program: Program) -> str:
+    """What a program compiled, in words: each phase's chunk (a run resumed after the switch has only the late one)."""
+    config = program.config
+
+    def updates(late: bool) -> str:
+        count = config.updates_in_chunk(late)
+        return f"{count} update{'s' * (count != 1)} of {config.phase_batch_size(late):,} frames"
+
+    phases = [updates(False)] if program.compiled else []
+    if program.compiled_late:
+        phases.append(f"the late phase's {updates(True)} from frame {config.frames_at(config.early_updates):,}")
+    return ", and ".join(phases) or "nothing (no chunk is left)"
+
+
 def train(config: TrainConfig, resume_dir: str | None = None,
           on_chunk: Callable[[int], None] | None = None, log: Callable[[str], None] = print) -> tuple[str, dict]:
     """Trains (or continues) a run; returns (run folder, final evaluation). `on_chunk(i)` is called
@@ -38,13 +52,12 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         run_dir = hosts.agree(run_dir)
         log(f"run folder {run_dir}")
     metrics_path = os.path.join(run_dir, run_folder.METRICS)
-    program = make_train(config, env, table)
-    late = (f", and the late phase's {config.updates_in_chunk(True)} updates of {config.phase_batch_size(True):,} "
-            f"frames from frame {config.frames_at(config.early_updates):,}" if config.has_late_phase else "")
-    log(f"compiled {config.updates_per_chunk} updates of {config.batch_size:,} frames{late} x {len(config.members)} "
-        f"member(s) on {sharding.describe(devices)} in {program.compile_seconds:.1f} s")
-    state = program.init()
     checkpoints = checkpoint.manager(run_dir)
+    resumes_at = (checkpoints.latest_step() or 0) if resume_dir else 0
+    program = make_train(config, env, table, first_chunk=config.chunk_of_update(resumes_at))
+    log(f"compiled {compiled_phases(program)} x {len(config.members)} member(s) "
+        f"on {sharding.describe(devices)} in {program.compile_seconds:.1f} s")
+    state = program.init()
     first_update = 0
     if resume_dir:
         first_update, state = checkpoint.restore_latest(checkpoints, state) or (0, state)

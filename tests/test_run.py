@@ -110,6 +110,8 @@ def test_resume_extends_a_finished_run_and_refuses_other_changes(whole, tmp_path
     assert train.main(["resume", extended, "--num-envs", "32"]) == 2
     assert "--num-envs cannot change when resuming" in capsys.readouterr().err
     assert train.main(["resume", extended, "--total-frames", str(8 * 2 * 16 * 8)]) == 0
+    log = capsys.readouterr().out  # resumed after the switch: the early phase's chunk is not compiled
+    assert "compiled the late phase's 1 update of 256 frames from frame 768 x 2 member(s)" in log
     rows = read_rows(extended)
     assert rows[-1]["update"] == 11 and without_timing(rows[:18]) == without_timing(read_rows(whole[0]))
     assert configuration.read(extended).total_frames == 8 * 2 * 16 * 8
