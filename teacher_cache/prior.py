@@ -30,5 +30,5 @@ def prior(table: Table, observation: jax.Array, hard: bool = False, key: jax.Arr
     if hard:
         chosen = jax.random.categorical(key, jnp.log(weights), axis=-1)
         weights = jax.nn.one_hot(chosen, weights.shape[-1], dtype=jnp.float32)
-    distribution = jnp.where(actions[..., None] == jnp.arange(codes.NUM_ACTIONS), weights[..., None], 0.0).sum(axis=1)
+    distribution = jnp.einsum("bp,bpa->ba", weights, jax.nn.one_hot(actions, codes.NUM_ACTIONS, dtype=jnp.float32))
     return distribution.reshape(observation.shape[:-3] + (codes.NUM_ACTIONS,))
