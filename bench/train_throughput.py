@@ -34,14 +34,21 @@ class Options:
 def timer(config: TrainConfig):
     """(compile seconds, a function that runs one more chunk and returns its seconds)."""
     program = make_train(config)
-    state = [jax.block_until_ready(program.chunk(program.init())[0])]  # warm-up
+    late = config.chunk_is_late(0)  # the phase the run starts in (the late one with --train.late-frame 0)
+    state = [jax.block_until_ready(program.chunk(program.init(), late)[0])]  # warm-up
 
     def timed() -> float:
         start = time.perf_counter()
-        state[0] = jax.block_until_ready(program.chunk(state[0])[0])
+        state[0] = jax.block_until_ready(program.chunk(state[0], late)[0])
         return time.perf_counter() - start
 
     return program.compile_seconds, timed
+
+
+def chunk_frames(config: TrainConfig) -> int:
+    """Frames per seed in one timed chunk (of the phase the run starts in)."""
+    late = config.chunk_is_late(0)
+    return config.phase_batch_size(late) * config.updates_in_chunk(late)
 
 
 def main(options: Options) -> None:
@@ -58,10 +65,10 @@ def main(options: Options) -> None:
         for _ in range(options.chunks):
             for method, (_, timed) in compiled.items():
                 best[method] = min(best[method], timed())
-        fps = {method: configs[method].frames_per_chunk / best[method] for method in configs}
+        fps = {method: chunk_frames(configs[method]) / best[method] for method in configs}
         for method, config in configs.items():
             overhead = f"{1 - fps['llm4teach'] / fps['ppo']:.0%}" if method == "llm4teach" else ""
-            print(f"| {options.task} | {num_envs} | {method} | {config.batch_size:,} | {compiled[method][0]:.1f} "
+            print(f"| {options.task} | {num_envs} | {method} | {config.phase_batch_size(config.chunk_is_late(0)):,} | {compiled[method][0]:.1f} "
                   f"| {fps[method]:,.0f} | {overhead} |", flush=True)
 
 

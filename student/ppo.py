@@ -258,7 +258,11 @@ class Program:
 
     def chunk(self, state: TrainState, late: bool = False) -> tuple[TrainState, dict]:
         """One chunk of a phase's updates of every member; metrics float32[M, updates in the chunk]."""
-        return (self.compiled_late if late else self.compiled)(self.members, state)
+        compiled = self.compiled_late if late else self.compiled
+        if compiled is None:
+            raise ValueError(f"the {'late' if late else 'early'} phase's chunk was not compiled: make_train compiles "
+                             "the phases of the chunks from its first_chunk on")
+        return compiled(self.members, state)
 
 
 def member_seeds(config: TrainConfig) -> np.ndarray:
