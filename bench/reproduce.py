@@ -10,7 +10,8 @@ Methods: `llm4teach` (soft teacher, the authors' table), `llm4teach-hard` (one p
 step), `ppo` (no teacher), `llm4teach-gemma` (soft teacher, the table Gemma 3 270M built here: a
 weak LLM teacher). Each trains all its seeds at once (a batch axis) into `runs/<task>/<method>/`,
 a run folder like train.py's. The teacher alone (soft and hard, both tables) plays
-`--teacher-episodes` episodes per task into `teacher/<task>.json`.
+`--teacher-episodes` episodes per task into `teacher/<task>.json`. On a CPU the parts run side by
+side, one process per core (--workers).
 
 The results folder (default `results/<date>-<machine>/`, a new one each time) gets `table.md`,
 `table.csv`, one figure per task and `all_tasks.png`, and `meta.json` (options, every run's
@@ -22,12 +23,16 @@ interrupted run resumes from its last checkpoint; it must be asked with the same
 import dataclasses
 import datetime
 import json
+import multiprocessing
 import os
+import pickle
 import platform
+import queue
 import subprocess
 import sys
 import time
-from typing import Literal
+import traceback
+from typing import Callable, Literal
 
 import jax
 import tyro
@@ -81,6 +86,10 @@ class Options:
     """Episodes of the teacher alone, per table and soft/hard."""
     quick: bool = False
     """A smoke run: 2 seeds, 20,480 frames per task, short evaluations (options you set yourself stay)."""
+    workers: int | None = None
+    """Parts run side by side, each in a process of its own on its share of the CPU cores (default: on a CPU,
+    one per core, at most one per part; on an accelerator 1, in this process). XLA's CPU backend runs these small
+    networks on 2 cores only ~1.4x as fast as on 1, so parts side by side finish sooner."""
     out: str | None = None
     """Results folder (default: a new results/<date>-<machine>/); one holding a reproduction is continued."""
     train: TrainConfig = TrainConfig()
@@ -100,6 +109,8 @@ class Options:
             raise ConfigError("--tasks and --methods must each name at least one")
         if min(options.evaluations, options.eval_episodes, options.final_eval_episodes, options.teacher_episodes) < 2:
             raise ConfigError("--evaluations and the episode counts must be at least 2")
+        if options.workers is not None and options.workers < 1:
+            raise ConfigError(f"--workers {options.workers}: give at least 1 (or leave it out: one per CPU core)")
         return options
 
 
@@ -163,32 +174,48 @@ def cpu_name() -> str:
 
 
 class Progress:
-    """One line over the whole reproduction: which part, how far, elapsed and an estimate of the time left
-    (from the frames trained so far in this session)."""
+    """One line over the whole reproduction: the parts running and how far each is, how far the whole
+    is, elapsed time and an estimate of the time left (from the frames trained so far in this session)."""
 
-    def __init__(self, total_frames: int, done_frames: int):
-        self.total, self.done, self.session_done = total_frames, done_frames, 0
+    def __init__(self, parts: list["Part"], done_frames: int):
+        self.sizes = {part.name: part.frames for part in parts}
+        self.total = done_frames + sum(self.sizes.values())
+        self.done, self.session_done = done_frames, 0
+        self.running: dict[str, int] = {}
         self.start = time.perf_counter()
         self.tty = sys.stdout.isatty()
-        self.last_shown = -1.0
+        self.last_shown = -float("inf")
 
-    def show(self, part: str, part_fraction: float, frames_now: int = 0, final: bool = False) -> None:
-        overall = (self.done + frames_now) / max(1, self.total)
-        elapsed = time.perf_counter() - self.start
-        rate = elapsed / (self.session_done + frames_now) if self.session_done + frames_now else None
-        left = "?" if rate is None else clock(rate * (self.total - self.done - frames_now))
-        line = (f"[{overall:6.1%}] {part}: {part_fraction:4.0%} | elapsed {clock(elapsed)} | left ~{left}")
-        if self.tty:
-            print("\r" + line.ljust(100), end="\n" if final else "", flush=True)
-        elif final or part_fraction - self.last_shown >= 0.25:
-            print(line, flush=True)
-            self.last_shown = part_fraction
-        if final:
-            self.last_shown = -1.0
+    def begin(self, name: str) -> None:
+        self.running[name] = 0
+        self.show(force=True)
 
-    def finished(self, frames: int) -> None:
-        self.done += frames
-        self.session_done += frames
+    def update(self, name: str, frames: int) -> None:
+        """A running part's frames so far (all its seeds)."""
+        self.running[name] = frames
+        self.show()
+
+    def finished(self, name: str, seconds: float) -> None:
+        self.running.pop(name, None)
+        self.done += self.sizes[name]
+        self.session_done += self.sizes[name]
+        line = f"{name}: done in {clock(seconds)}"
+        print(("\r" + line.ljust(100)) if self.tty else line, flush=True)
+        self.show(force=True)
+
+    def show(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last_shown < (0.5 if self.tty else 30.0):
+            return
+        self.last_shown = now
+        running = sum(self.running.values())
+        elapsed = now - self.start
+        trained = self.session_done + running
+        left = clock(elapsed / trained * (self.total - self.done - running)) if trained else "?"
+        parts = ", ".join(f"{name} {frames / max(1, self.sizes[name]):.0%}" for name, frames in self.running.items())
+        line = (f"[{(self.done + running) / max(1, self.total):6.1%}] {parts or 'between parts'} | "
+                f"elapsed {clock(elapsed)} | left ~{left}")
+        print(("\r" + line.ljust(100)) if self.tty else line, end="" if self.tty else "\n", flush=True)
 
 
 def clock(seconds: float) -> str:
@@ -205,7 +232,7 @@ def read_json(path: str, default=None):
 
 def comparable(options: Options) -> dict:
     """The options a continued reproduction must repeat (as JSON values)."""
-    values = dataclasses.asdict(dataclasses.replace(options, out=None, quick=False))
+    values = dataclasses.asdict(dataclasses.replace(options, out=None, quick=False, workers=None))
     return json.loads(json.dumps(values))
 
 
@@ -240,8 +267,9 @@ def teacher_part(options: Options, task: str, path: str) -> None:
     write_atomically(path, json.dumps(outcomes))
 
 
-def train_part(config: TrainConfig, progress: Progress, name: str) -> None:
-    """Trains one method on one task (or continues its run folder from the last checkpoint)."""
+def train_part(config: TrainConfig, report: Callable[[int], None]) -> None:
+    """Trains one method on one task (or continues its run folder from the last checkpoint);
+    `report(frames)` after each chunk, with the frames trained so far over all seeds."""
     from student import config as configuration
     from student import run
 
@@ -249,8 +277,7 @@ def train_part(config: TrainConfig, progress: Progress, name: str) -> None:
     saved = configuration.read(config.out) if resume else config
 
     def on_chunk(index: int) -> None:
-        frames = saved.frames_at(saved.updates_before_chunk(index + 1))
-        progress.show(name, frames / saved.planned_frames, frames * len(saved.seeds))
+        report(saved.frames_at(saved.updates_before_chunk(index + 1)) * len(saved.seeds))
 
     run.train(saved, resume_dir=config.out if resume else None, on_chunk=on_chunk, log=lambda line: None)
 
@@ -265,6 +292,138 @@ def seed_frames(config: TrainConfig) -> int:
     return config.planned_frames * len(config.seeds)
 
 
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One piece of the reproduction: one method's training on a task, or (no config) the teacher alone on it."""
+
+    name: str  # "LavaDoorKey llm4teach", "LavaDoorKey teacher alone": its key in meta.json's parts
+    task: str
+    config: TrainConfig | None = None
+    path: str = ""  # the teacher alone: its outcomes file
+
+    @property
+    def frames(self) -> int:
+        return seed_frames(self.config) if self.config else 0
+
+
+def run_part(options: Options, part: Part, report: Callable[[int], None]) -> None:
+    if part.config is None:
+        os.makedirs(os.path.dirname(part.path), exist_ok=True)
+        teacher_part(options, part.task, part.path)
+    else:
+        train_part(part.config, report)
+
+
+def missing_parts(options: Options, configs: dict, teacher_paths: dict) -> list[Part]:
+    """What is left to run, task by task: the teacher alone, then each method (finished ones are skipped)."""
+    parts = []
+    for task in options.tasks:
+        if not os.path.exists(teacher_paths[task]):
+            parts.append(Part(f"{task} teacher alone", task, path=teacher_paths[task]))
+        parts += [Part(f"{task} {method}", task, configs[(task, method)])
+                  for method in options.methods if not trained(configs[(task, method)])]
+    return parts
+
+
+def usable_cores() -> list[int]:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def worker_count(options: Options, parts: list[Part]) -> int:
+    """--workers, or on a CPU one per core (at most one per part); on an accelerator 1, in this process."""
+    if jax.default_backend() != "cpu":
+        if options.workers not in (None, 1):
+            raise ConfigError(f"--workers runs parts side by side on CPU cores; on {jax.default_backend()} "
+                              "the parts share one device: leave --workers at 1")
+        return 1
+    return max(1, min(options.workers or len(usable_cores()), len(parts)))
+
+
+def run_parts(options: Options, parts: list[Part], workers: int, progress: Progress, record) -> None:
+    """Runs the parts: one after another in this process, or side by side in `workers` processes."""
+    if workers == 1:
+        for part in parts:
+            progress.begin(part.name)
+            begin = time.perf_counter()
+            run_part(options, part, lambda frames, name=part.name: progress.update(name, frames))
+            seconds = time.perf_counter() - begin
+            progress.finished(part.name, seconds)
+            record(part.name, seconds)
+        return
+    # Longest first (a teacher's run costs about 1.3 PPO runs), so that the workers end together;
+    # the teacher alone (seconds) fills the gaps.
+    parts = sorted(parts, key=lambda part: -part.frames * (1.3 if part.config and part.config.uses_teacher else 1))
+    context = multiprocessing.get_context("spawn")  # a fork of a process running JAX is unsafe
+    jobs, messages = context.Queue(), context.Queue()
+    for part in parts + [None] * workers:
+        jobs.put(part)
+    cores = usable_cores()
+    processes = [context.Process(target=worker, args=(options, cores[i::workers] or cores, jobs, messages), daemon=True)
+                 for i in range(workers)]
+    remaining, running = {part.name for part in parts}, set()
+    try:
+        for process in processes:
+            process.start()
+        while remaining:
+            try:
+                kind, name, value = messages.get(timeout=2.0)
+            except queue.Empty:
+                died = [p for p in processes if p.exitcode not in (None, 0)]
+                if died:
+                    raise RuntimeError(f"a worker process died (exit code {died[0].exitcode}) while running "
+                                       f"{', '.join(sorted(running)) or 'no part'}; finished parts are kept") from None
+                continue
+            if kind == "began":
+                running.add(name)
+                progress.begin(name)
+            elif kind == "frames":
+                progress.update(name, value)
+            elif kind == "done":
+                running.discard(name)
+                remaining.discard(name)
+                progress.finished(name, value)
+                record(name, value)
+            else:  # "failed": (the error, if it could be sent, and the worker's traceback)
+                error, trace = value
+                if isinstance(error, (ConfigError, TableError)):
+                    raise error
+                raise RuntimeError(f"{name} failed in its worker process:\n{trace}")
+    finally:
+        for process in processes:
+            if process.is_alive() and remaining:
+                process.terminate()  # interrupted or failed (Ctrl-C has reached the workers too)
+            process.join()
+
+
+def worker(options: Options, cores: list[int], jobs, messages) -> None:
+    """A worker process: runs parts from `jobs` until it reads None, on `cores` only (XLA sizes its CPU
+    thread pool from them when it starts), and tells `messages` how each goes."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
+    from student import run
+
+    run.keep_compiled_programs()
+    try:
+        while (part := jobs.get()) is not None:
+            messages.put(("began", part.name, None))
+            begin = time.perf_counter()
+            try:
+                run_part(options, part, lambda frames, name=part.name: messages.put(("frames", name, frames)))
+            except Exception as error:  # sent to the main process, which stops the reproduction
+                try:
+                    pickle.dumps(error)
+                except Exception:
+                    error = None
+                messages.put(("failed", part.name, (error, traceback.format_exc())))
+                return
+            messages.put(("done", part.name, time.perf_counter() - begin))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C reaches every process of the group; the main process says how to continue
+
+
 def reproduce(options: Options) -> str:
     """Runs what is missing of the reproduction, then writes the table, figures and meta.json; returns the folder."""
     options = options.resolved()
@@ -275,12 +434,13 @@ def reproduce(options: Options) -> str:
     teacher_paths = {task: os.path.join(folder, "teacher", f"{task}.json") for task in options.tasks}
     configs = {(task, method): run_config(options, task, method, folder)
                for task in options.tasks for method in options.methods}
-    progress = Progress(sum(map(seed_frames, configs.values())),
-                        sum(seed_frames(c) for c in configs.values() if trained(c)))
+    parts = missing_parts(options, configs, teacher_paths)
+    workers = worker_count(options, parts)
+    progress = Progress(parts, sum(seed_frames(c) for c in configs.values() if trained(c)))
     session = {"started": datetime.datetime.now().isoformat(timespec="seconds"), "git_commit": git_commit(),
                "versions": run_folder.versions(), "python": sys.version.split()[0], "device": str(jax.devices()[0]),
                "device_kind": jax.devices()[0].device_kind, "backend": jax.default_backend(), "cpu": cpu_name(),
-               "cpu_count": os.cpu_count()}
+               "cpu_count": os.cpu_count(), "workers": workers}
     for name, value in session.items():  # the top level describes the session that started the reproduction
         meta.setdefault(name, value)
     meta.setdefault("sessions", []).append(session)  # and each session (a continued one may run elsewhere)
@@ -294,7 +454,7 @@ def reproduce(options: Options) -> str:
 
     write_atomically(os.path.join(folder, "meta.json"), json.dumps(meta, indent=2))  # marks the folder as ours
     try:
-        run_parts(options, configs, teacher_paths, progress, record)
+        run_parts(options, parts, workers, progress, record)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished parts are kept; continue with the same options and --out {folder}", flush=True)
         raise
@@ -304,29 +464,6 @@ def reproduce(options: Options) -> str:
     record("results", 0.0)
     print(f"done in {clock(meta['wall_seconds'])} (all sessions): {folder}/table.md", flush=True)
     return folder
-
-
-def run_parts(options: Options, configs: dict, teacher_paths: dict, progress: Progress, record) -> None:
-    """The teacher alone and each method's training, task by task, skipping those already finished."""
-    for task in options.tasks:
-        part = f"{task} teacher alone"
-        if not os.path.exists(teacher_paths[task]):
-            os.makedirs(os.path.dirname(teacher_paths[task]), exist_ok=True)
-            progress.show(part, 0.0)
-            begin = time.perf_counter()
-            teacher_part(options, task, teacher_paths[task])
-            progress.show(part, 1.0, final=True)
-            record(part, time.perf_counter() - begin)
-        for method in options.methods:
-            config, part = configs[(task, method)], f"{task} {method}"
-            if trained(config):
-                continue
-            progress.show(part, 0.0)
-            begin = time.perf_counter()
-            train_part(config, progress, part)
-            progress.finished(seed_frames(config))
-            progress.show(part, 1.0, final=True)
-            record(part, time.perf_counter() - begin)
 
 
 def write_results(folder: str, options: Options, configs: dict, teacher_paths: dict, meta: dict) -> list[dict]:

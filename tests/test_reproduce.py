@@ -8,7 +8,7 @@ import os
 import pytest
 
 from bench import reproduce, results
-from student.config import ConfigError
+from student.config import ConfigError, TrainConfig
 
 LABELS = reproduce.LABELS
 
@@ -139,33 +139,34 @@ def test_results_folders_are_never_reused_unless_continued(tmp_path, monkeypatch
 
 @pytest.mark.slow
 def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_path, monkeypatch):
+    """The first session runs its parts in this process (--workers 1) and is interrupted after the
+    first chunk of its first run; the second runs what is left side by side in two worker processes."""
     out = str(tmp_path / "results")
     argv = ["--quick", "--tasks", "SimpleDoorKey", "--methods", "llm4teach", "ppo", "--num-envs", "64",
             "--frames.SimpleDoorKey", "4096", "--teacher-episodes", "50", "--out", out]
-    trained = []
     train_part = reproduce.train_part
 
-    def interrupted_after_one(config, progress, name):
-        if trained:
-            raise KeyboardInterrupt  # as if the user pressed Ctrl-C during the second run
-        trained.append(name)
-        train_part(config, progress, name)
+    def interrupted_after_a_chunk(config, report):
+        def report_then_stop(frames):
+            report(frames)
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C (the chunk's checkpoint is written)
 
-    monkeypatch.setattr(reproduce, "train_part", interrupted_after_one)
-    assert reproduce.main(argv) == 130
-    first_eval = os.path.join(out, "runs", "SimpleDoorKey", "llm4teach", "eval.json")
+        train_part(config, report_then_stop)
+
+    monkeypatch.setattr(reproduce, "train_part", interrupted_after_a_chunk)
+    assert reproduce.main(argv + ["--workers", "1"]) == 130
+    first_run = os.path.join(out, "runs", "SimpleDoorKey", "llm4teach")
     teacher_file = os.path.join(out, "teacher", "SimpleDoorKey.json")
-    kept = {path: os.path.getmtime(path) for path in (first_eval, teacher_file)}
+    kept = os.path.getmtime(teacher_file)
+    assert os.listdir(os.path.join(first_run, "checkpoints")) and not os.path.exists(os.path.join(first_run, "eval.json"))
     assert not os.path.exists(os.path.join(out, "table.md"))
+    with open(os.path.join(out, "meta.json")) as file:
+        first_parts = json.load(file)["parts"]
+    assert set(first_parts) == {"SimpleDoorKey teacher alone"}
 
-    def counted(config, progress, name):
-        trained.append(name)
-        train_part(config, progress, name)
-
-    monkeypatch.setattr(reproduce, "train_part", counted)
-    assert reproduce.main(argv) == 0
-    assert trained == ["SimpleDoorKey llm4teach", "SimpleDoorKey ppo"]  # the second session trained ppo only
-    assert {path: os.path.getmtime(path) for path in kept} == kept
+    monkeypatch.setattr(reproduce, "train_part", train_part)
+    assert reproduce.main(argv + ["--workers", "2"]) == 0
+    assert os.path.getmtime(teacher_file) == kept  # nothing finished was redone
 
     for name in ("table.md", "table.csv", "SimpleDoorKey.png", "all_tasks.png", "meta.json"):
         assert os.path.getsize(os.path.join(out, name)) > 0
@@ -183,10 +184,33 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
     assert set(meta["runs"]) == {"SimpleDoorKey llm4teach", "SimpleDoorKey ppo"}
     assert meta["runs"]["SimpleDoorKey ppo"]["config"]["seeds"] == [0, 1]
     assert {"SimpleDoorKey teacher alone", "SimpleDoorKey llm4teach", "SimpleDoorKey ppo"} <= set(meta["parts"])
+    assert all(meta["parts"][name] == part for name, part in first_parts.items())
+    assert [session["workers"] for session in meta["sessions"]] == [1, 2]
     assert meta["versions"]["jax"] and meta["cpu"] and meta["wall_seconds"] > 0
 
     from student import metrics
     runs = {method: metrics.read(os.path.join(out, "runs", "SimpleDoorKey", method, "metrics.jsonl"))
             for method in ("llm4teach", "ppo")}
+    resumed = [(row["seed"], row["update"]) for row in runs["llm4teach"]]  # continued from its checkpoint
+    assert sorted(resumed) == sorted(set(resumed)) and {u for _, u in resumed} == set(range(1, max(resumed)[1] + 1))
     figure = results.figure_task(str(tmp_path / "again.png"), "SimpleDoorKey", runs, [], reproduce.LABELS)
     assert [line.get_label() for line in figure.axes[0].get_lines()] == [reproduce.LABELS[m] for m in runs]
+
+
+@pytest.mark.slow
+def test_a_part_failing_in_a_worker_process_stops_the_reproduction_with_its_error(tmp_path):
+    config = TrainConfig(task="NoSuchTask", method="ppo", out=str(tmp_path / "run"))
+    parts = [reproduce.Part("NoSuchTask ppo", "NoSuchTask", config), reproduce.Part("NoSuchTask ppo 2", "NoSuchTask", config)]
+    with pytest.raises(ConfigError, match="unknown task 'NoSuchTask'"):
+        reproduce.run_parts(reproduce.Options(), parts, 2, reproduce.Progress(parts, 0), lambda part, seconds: None)
+
+
+def test_workers_default_to_one_per_core_and_refuse_nonsense(monkeypatch):
+    monkeypatch.setattr(reproduce, "usable_cores", lambda: [0, 1, 2, 3])
+    parts = [reproduce.Part(f"part {i}", "SimpleDoorKey") for i in range(3)]
+    assert reproduce.worker_count(reproduce.Options(), parts) == 3  # no more workers than parts
+    assert reproduce.worker_count(reproduce.Options(), parts + parts) == 4
+    assert reproduce.worker_count(reproduce.Options(workers=1), parts) == 1
+    with pytest.raises(ConfigError, match="--workers 0"):
+        reproduce.Options(workers=0).resolved()
+    assert reproduce.comparable(reproduce.Options(workers=2)) == reproduce.comparable(reproduce.Options())
