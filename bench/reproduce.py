@@ -20,6 +20,7 @@ given with --out that holds a reproduction continues it: finished parts are kept
 interrupted run resumes from its last checkpoint; it must be asked with the same options.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -30,6 +31,7 @@ import platform
 import queue
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from typing import Callable, Literal
@@ -361,12 +363,13 @@ def run_parts(options: Options, parts: list[Part], workers: int, progress: Progr
     for part in parts + [None] * workers:
         jobs.put(part)
     cores = usable_cores()
-    processes = [context.Process(target=worker, args=(options, cores[i::workers] or cores, jobs, messages), daemon=True)
-                 for i in range(workers)]
+    processes = [context.Process(target=worker, args=(options, os.getpid(), jobs, messages), daemon=True)
+                 for _ in range(workers)]
     remaining, running = {part.name for part in parts}, set()
     try:
-        for process in processes:
-            process.start()
+        for i, process in enumerate(processes):
+            with pinned(cores[i::workers] or cores):
+                process.start()
         while remaining:
             try:
                 kind, name, value = messages.get(timeout=2.0)
@@ -398,11 +401,31 @@ def run_parts(options: Options, parts: list[Part], workers: int, progress: Progr
             process.join()
 
 
-def worker(options: Options, cores: list[int], jobs, messages) -> None:
-    """A worker process: runs parts from `jobs` until it reads None, on `cores` only (XLA sizes its CPU
-    thread pool from them when it starts), and tells `messages` how each goes."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, cores)
+@contextlib.contextmanager
+def pinned(cores: list[int]):
+    """This process on `cores` only, for a while: a process started meanwhile inherits them, and XLA sizes
+    its CPU thread pool from them (it starts as the worker imports this module, so the worker cannot pin itself)."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def worker(options: Options, parent: int, jobs, messages) -> None:
+    """A worker process: runs parts from `jobs` until it reads None and tells `messages` how each goes;
+    it ends if the main process `parent` does (killed, it cannot stop its workers)."""
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     from student import run
 
     run.keep_compiled_programs()
