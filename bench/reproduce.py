@@ -213,7 +213,9 @@ class Progress:
         running = sum(self.running.values())
         elapsed = now - self.start
         trained = self.session_done + running
-        left = clock(elapsed / trained * (self.total - self.done - running)) if trained else "?"
+        # No estimate until 3% of this session's frames are trained: the first minute is mostly compiling.
+        estimate = trained and trained >= 0.03 * sum(self.sizes.values())
+        left = clock(elapsed / trained * (self.total - self.done - running)) if estimate else "?"
         parts = ", ".join(f"{name} {frames / max(1, self.sizes[name]):.0%}" for name, frames in self.running.items())
         line = (f"[{(self.done + running) / max(1, self.total):6.1%}] {parts or 'between parts'} | "
                 f"elapsed {clock(elapsed)} | left ~{left}")
