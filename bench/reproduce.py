@@ -29,6 +29,7 @@ import os
 import pickle
 import platform
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -367,7 +368,7 @@ def run_parts(options: Options, parts: list[Part], workers: int, progress: Progr
     cores = usable_cores()
     processes = [context.Process(target=worker, args=(options, os.getpid(), jobs, messages), daemon=True)
                  for _ in range(workers)]
-    remaining, running = {part.name for part in parts}, set()
+    remaining, running, interrupted = {part.name for part in parts}, set(), False
     try:
         for i, process in enumerate(processes):
             with pinned(cores[i::workers] or cores):
@@ -396,10 +397,26 @@ def run_parts(options: Options, parts: list[Part], workers: int, progress: Progr
                 if isinstance(error, (ConfigError, TableError)):
                     raise error
                 raise RuntimeError(f"{name} failed in its worker process:\n{trace}")
+    except KeyboardInterrupt:
+        interrupted = True  # Ctrl-C has reached the workers too
+        raise
     finally:
-        for process in processes:
-            if process.is_alive() and remaining:
-                process.terminate()  # interrupted or failed (Ctrl-C has reached the workers too)
+        stop(processes, ask=bool(remaining) and not interrupted)
+
+
+def stop(processes: list, ask: bool) -> None:
+    """Waits for the workers to end; `ask`: first asks them to, as Ctrl-C does (a worker stops between two
+    writes of its run folder). One that has not ended after 30 s is killed."""
+    for process in processes:
+        if ask and process.is_alive():
+            if os.name == "posix":
+                os.kill(process.pid, signal.SIGINT)
+            else:
+                process.terminate()
+    for process in processes:
+        process.join(timeout=30.0)
+        if process.is_alive():
+            process.terminate()
             process.join()
 
 

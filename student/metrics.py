@@ -49,11 +49,19 @@ def append(path: str, table: list[list[dict]]) -> None:
 
 
 def read(path: str) -> list[dict]:
-    """Every row of a metrics.jsonl (none if it does not exist)."""
+    """Every row of a metrics.jsonl (none if it does not exist). A last line cut short (a process killed
+    while appending) is left out: a resume truncates to its checkpoint's rows anyway."""
     if not os.path.exists(path):
         return []
     with open(path) as file:
-        return [json.loads(line) for line in file if line.strip()]
+        lines = [line for line in file if line.strip()]
+    rows = [json.loads(line) for line in lines[:-1]]
+    try:
+        return rows + [json.loads(line) for line in lines[-1:]]
+    except json.JSONDecodeError:
+        if lines[-1].endswith("\n"):
+            raise  # a whole line that is not JSON: not a torn write, so not ours to drop
+        return rows
 
 
 def truncate(path: str, last_update: int) -> None:

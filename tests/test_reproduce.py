@@ -3,7 +3,10 @@ the claims, the figures, the results folder, an end-to-end --quick run and its r
 
 import csv
 import json
+import multiprocessing
 import os
+import signal
+import time
 
 import pytest
 
@@ -214,3 +217,12 @@ def test_workers_default_to_one_per_core_and_refuse_nonsense(monkeypatch):
     with pytest.raises(ConfigError, match="--workers 0"):
         reproduce.Options(workers=0).resolved()
     assert reproduce.comparable(reproduce.Options(workers=2)) == reproduce.comparable(reproduce.Options())
+
+
+def test_stopping_workers_asks_them_first_as_ctrl_c_does():
+    """A worker still busy when the reproduction stops (another part failed) gets SIGINT, as from Ctrl-C:
+    it stops between two writes of its run folder; it is killed (SIGTERM) only if it does not end."""
+    process = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(600,))
+    process.start()
+    reproduce.stop([process], ask=True)
+    assert not process.is_alive() and process.exitcode != -signal.SIGTERM

@@ -188,3 +188,12 @@ def test_a_large_batch_with_the_recipe_learns_simpledoorkey_on_every_seed(tmp_pa
     # Measured here with the embedding layer: 0.975, 0.99, 0.99 (seeds 0-2) at 61,440 frames; the bound
     # leaves room for other CPUs and first layers.
     assert all(seed["success_rate"] > 0.6 for seed in final["per_seed"])
+
+
+def test_metrics_leave_out_a_last_line_cut_short(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"update": 1}\n{"update": 2}\n{"upd')  # the process was killed while appending
+    assert metrics.read(str(path)) == [{"update": 1}, {"update": 2}]
+    path.write_text('{"update": 1}\nnot json\n{"update": 3}\n')
+    with pytest.raises(json.JSONDecodeError):
+        metrics.read(str(path))
