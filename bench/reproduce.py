@@ -91,8 +91,8 @@ class Options:
     """A smoke run: 2 seeds, 20,480 frames per task, short evaluations (options you set yourself stay)."""
     workers: int | None = None
     """Parts run side by side, each in a process of its own on its share of the CPU cores (default: on a CPU,
-    one per core, at most one per part; on an accelerator 1, in this process). XLA's CPU backend runs these small
-    networks on 2 cores only ~1.4x as fast as on 1, so parts side by side finish sooner."""
+    one per core, at most one per part; on an accelerator 1, in this process). XLA's CPU backend gets little from a
+    second core on networks this small, so parts side by side finish sooner (README: several runs on a CPU)."""
     out: str | None = None
     """Results folder (default: a new results/<date>-<machine>/); one holding a reproduction is continued."""
     train: TrainConfig = TrainConfig()
@@ -378,8 +378,9 @@ def run_parts(options: Options, parts: list[Part], workers: int, progress: Progr
                 kind, name, value = messages.get(timeout=2.0)
             except queue.Empty:
                 died = [p for p in processes if p.exitcode not in (None, 0)]
-                if died:
-                    raise RuntimeError(f"a worker process died (exit code {died[0].exitcode}) while running "
+                if died or not any(p.is_alive() for p in processes):
+                    code = died[0].exitcode if died else 0
+                    raise RuntimeError(f"a worker process ended (exit code {code}) while running "
                                        f"{', '.join(sorted(running)) or 'no part'}; finished parts are kept") from None
                 continue
             if kind == "began":
