@@ -209,6 +209,7 @@ def test_a_part_failing_in_a_worker_process_stops_the_reproduction_with_its_erro
 
 
 def test_workers_default_to_one_per_core_and_refuse_nonsense(monkeypatch):
+    monkeypatch.setattr(reproduce.jax, "default_backend", lambda: "cpu")
     monkeypatch.setattr(reproduce, "usable_cores", lambda: [0, 1, 2, 3])
     parts = [reproduce.Part(f"part {i}", "SimpleDoorKey") for i in range(3)]
     assert reproduce.worker_count(reproduce.Options(), parts) == 3  # no more workers than parts
@@ -217,6 +218,10 @@ def test_workers_default_to_one_per_core_and_refuse_nonsense(monkeypatch):
     with pytest.raises(ConfigError, match="--workers 0"):
         reproduce.Options(workers=0).resolved()
     assert reproduce.comparable(reproduce.Options(workers=2)) == reproduce.comparable(reproduce.Options())
+    monkeypatch.setattr(reproduce.jax, "default_backend", lambda: "gpu")
+    assert reproduce.worker_count(reproduce.Options(), parts) == 1  # the parts share the one device
+    with pytest.raises(ConfigError, match="leave --workers at 1"):
+        reproduce.worker_count(reproduce.Options(workers=2), parts)
 
 
 def test_stopping_workers_asks_them_first_as_ctrl_c_does():
