@@ -383,6 +383,8 @@ def run_parts(options: Options, parts: list[Part], workers: int, progress: Progr
                     raise RuntimeError(f"a worker process ended (exit code {code}) while running "
                                        f"{', '.join(sorted(running)) or 'no part'}; finished parts are kept") from None
                 continue
+            if kind == "ready":
+                continue
             if kind == "began":
                 running.add(name)
                 progress.begin(name)
@@ -446,10 +448,13 @@ def worker(options: Options, parent: int, jobs, messages) -> None:
         os._exit(1)
 
     threading.Thread(target=watch_parent, daemon=True).start()
-    from student import run
-
-    run.keep_compiled_programs()
+    # Ctrl-C, or `stop`, raises KeyboardInterrupt here even where SIGINT came ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        from student import run
+
+        run.keep_compiled_programs()
+        messages.put(("ready", None, None))
         while (part := jobs.get()) is not None:
             messages.put(("began", part.name, None))
             begin = time.perf_counter()
