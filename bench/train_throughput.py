@@ -31,10 +31,9 @@ class Options:
     """The training configuration measured (task, method, environments and seeds are set above)."""
 
 
-def timer(config: TrainConfig):
-    """(compile seconds, a function that runs one more chunk and returns its seconds)."""
+def timer(config: TrainConfig, late: bool):
+    """(compile seconds, a function that runs one more chunk of the phase and returns its seconds)."""
     program = make_train(config)
-    late = config.chunk_is_late(0)  # the phase the run starts in (the late one with --train.late-frame 0)
     state = [jax.block_until_ready(program.chunk(program.init(), late)[0])]  # warm-up
 
     def timed() -> float:
@@ -43,12 +42,6 @@ def timer(config: TrainConfig):
         return time.perf_counter() - start
 
     return program.compile_seconds, timed
-
-
-def chunk_frames(config: TrainConfig) -> int:
-    """Frames per seed in one timed chunk (of the phase the run starts in)."""
-    late = config.chunk_is_late(0)
-    return config.phase_batch_size(late) * config.updates_in_chunk(late)
 
 
 def main(options: Options) -> None:
@@ -60,15 +53,18 @@ def main(options: Options) -> None:
     for num_envs in options.num_envs:
         configs = {method: options.train.replace(task=options.task, method=method, num_envs=num_envs, seeds=(0,))
                    for method in ("llm4teach", "ppo")}
-        compiled = {method: timer(config) for method, config in configs.items()}
+        late = configs["ppo"].chunk_is_late(0)  # the phase a run starts in (the late one with --train.late-frame 0)
+        frames_per_update = configs["ppo"].phase_batch_size(late)
+        compiled = {method: timer(config, late) for method, config in configs.items()}
         best = {method: float("inf") for method in configs}
         for _ in range(options.chunks):
             for method, (_, timed) in compiled.items():
                 best[method] = min(best[method], timed())
-        fps = {method: chunk_frames(configs[method]) / best[method] for method in configs}
-        for method, config in configs.items():
+        fps = {method: frames_per_update * config.updates_in_chunk(late) / best[method]
+               for method, config in configs.items()}
+        for method in configs:
             overhead = f"{1 - fps['llm4teach'] / fps['ppo']:.0%}" if method == "llm4teach" else ""
-            print(f"| {options.task} | {num_envs} | {method} | {config.phase_batch_size(config.chunk_is_late(0)):,} | {compiled[method][0]:.1f} "
+            print(f"| {options.task} | {num_envs} | {method} | {frames_per_update:,} | {compiled[method][0]:.1f} "
                   f"| {fps[method]:,.0f} | {overhead} |", flush=True)
 
 
