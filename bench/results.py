@@ -164,9 +164,9 @@ def claims(table: list[dict]) -> list[tuple[str, bool | None, str]]:
             found.append((f"{task}: soft instructions learn at least as fast as hard ones",
                           sooner(by["llm4teach"], by["llm4teach-hard"], ties=True), why("llm4teach", "llm4teach-hard")))
         if "llm4teach-gemma" in by and "ppo" in by:
-            gemma, ppo = by["llm4teach-gemma"]["success"], by["ppo"]["success"]
-            found.append((f"{task}: taught by the Gemma table, the student still beats PPO (final success)",
-                          gemma[0] > ppo[0], f"llm4teach-gemma {text(gemma)}, ppo {text(ppo)}"))
+            # Judged as the first claim is: where both settle near 1, final success cannot tell them apart.
+            found.append((f"{task}: taught by the Gemma table, the student still learns faster than PPO",
+                          sooner(by["llm4teach-gemma"], by["ppo"]), why("llm4teach-gemma", "ppo")))
     return found
 
 

@@ -80,11 +80,17 @@ def test_claims_on_a_table():
     assert verdicts == {"the student reaches 0.9 sooner than PPO": True,
                         "the student ends above its teacher": True,
                         "soft instructions learn at least as fast as hard ones": True,
-                        "taught by the Gemma table, the student still beats PPO (final success)": False}
+                        "taught by the Gemma table, the student still learns faster than PPO": False}
     nobody = [student("llm4teach", [0.1, 0.2, 0.1]), student("ppo", [0.0, 0.1, 0.0])]
     assert results.claims(nobody)[0][1] is None  # neither reaches 0.5: cannot tell
     tied = [student("llm4teach", [0.9] * 3, 30_000, 50_000), student("llm4teach-hard", [0.9] * 3, 20_000, 50_000)]
     assert results.claims(tied)[0][1] is True  # as soon to 0.9 is as fast
+    # Both settled at 0.99: the Gemma claim is judged by who got to 0.9 first, not by the final rates.
+    settled = [student("ppo", [0.99, 0.99, 0.99], 400_000, 650_000),
+               student("llm4teach-gemma", [0.98, 0.99, 0.98], 450_000, 600_000)]
+    assert results.claims(settled)[0][1] is True
+    settled[1] = student("llm4teach-gemma", [0.99, 0.99, 1.0], 500_000, 700_000)
+    assert results.claims(settled)[0][1] is False
 
 
 def test_table_markdown_and_csv(tmp_path):
