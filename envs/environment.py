@@ -2,7 +2,9 @@
 
 A task implements two pure functions: `begin(key, previous)` draws a new episode's first
 `Timestep` (its `state` carries a PRNG `key`), and `transition(timestep, action)` applies one
-action (it sets `t`, `observation`, `reward`, `step_type`, `state` and `info["success"]`).
+action (it sets `t`, `observation`, `reward`, `step_type`, `state` and `info["success"]`). An
+episode is truncated only by its time limit, at `t >= max_steps` (the student relies on it:
+at most one truncation per environment in any `max_steps` consecutive steps).
 `Environment.reset` and `Environment.step` add what every consumer reads in `info`: `return`
 (this episode so far) and, valid where the step ends an episode, `episode_return`,
 `episode_length`, `success` and `final_observation`.

@@ -59,7 +59,9 @@ def inputs(observation: jax.Array, observation_shape: tuple[int, ...], categorie
     flat = observation.reshape((-1,) + tuple(observation_shape))
     codes_ = cell_codes(flat, categories)
     if egocentric_radius:
-        codes_ = egocentric(flat, codes_, egocentric_radius)
+        # Left to itself XLA fuses the codes into the egocentric gather and recomputes them per gathered
+        # cell (twice the cost on a CPU); the barrier makes it compute them once.
+        codes_ = egocentric(flat, jax.lax.optimization_barrier(codes_), egocentric_radius)
     return codes_.reshape(batch_shape + codes_.shape[1:])
 
 

@@ -39,7 +39,7 @@ class Transition(NamedTuple):
     reward: jax.Array
     terminated: jax.Array
     done: jax.Array
-    final_value: jax.Array  # value of the ended episode's last observation (used where truncated)
+    final_value: jax.Array  # value of the ended episode's last observation (valid where truncated)
     teacher: jax.Array  # float32[N, A]: π_T of the step's observation (zeros without a teacher)
     success: jax.Array  # the episode ended here in success
     episode_return: jax.Array  # valid where done
@@ -105,9 +105,16 @@ class Learner:
 
     def rollout(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, Transition]:
         """A phase's rollout steps of every environment with the current policy."""
+        steps = config.rollout_steps(late)
+        # A truncation bootstraps from the value of the episode's last observation (the environment
+        # already shows the next episode's first). Episodes are truncated only by their time limit, so an
+        # environment is truncated at most once in any `max_steps` consecutive steps: `slots` last
+        # observations per environment hold all of a rollout's truncations, and their values are computed
+        # once after it, not for every environment at every step.
+        slots = -(-steps // self.env.max_steps)
 
         def one_step(carry, _):
-            timestep, key = carry
+            timestep, key, ended, truncations = carry
             key, action_key, teacher_key = jax.random.split(key, 3)
             cells = self.inputs(config, timestep.observation)
             logits, value = self.network(config).apply(state.params, cells)
@@ -115,10 +122,11 @@ class Learner:
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
             following = jax.vmap(self.env.step)(timestep, action)
             done = following.is_done()
-            # A truncation bootstraps from the value of the episode's last observation (the
-            # environment already shows the next episode's first). Computed for every environment:
-            # under the members' vmap a `cond` on "any truncated" would run both branches anyway.
-            _, final_value = self.policy(config, state.params, following.info["final_observation"])
+            truncated = following.is_truncation()
+            slot = jnp.minimum(truncations, slots - 1)
+            keep = truncated & (jnp.arange(slots)[:, None] == slot)
+            keep = keep.reshape(keep.shape + (1,) * (ended.ndim - 2))
+            ended = jnp.where(keep, following.info["final_observation"][None], ended)
             transition = Transition(
                 cells=cells.astype(jnp.int16),
                 action=action,
@@ -127,18 +135,23 @@ class Learner:
                 reward=following.reward,
                 terminated=following.is_termination(),
                 done=done,
-                final_value=final_value,
+                final_value=None,  # filled in after the rollout, from `ended`
                 teacher=self.teacher_prior(config, timestep.observation, teacher_key),
                 success=following.info["success"] & done,
                 episode_return=following.info["episode_return"],
                 episode_length=following.info["episode_length"],
             )
-            return (following, key), transition
+            return (following, key, ended, truncations + truncated), (transition, slot)
 
-        (timestep, key), transitions = jax.lax.scan(
-            one_step, (state.timestep, state.key), None, length=config.rollout_steps(late)
+        observation = state.timestep.observation
+        ended = jnp.zeros((slots,) + observation.shape, observation.dtype)
+        truncations = jnp.zeros(observation.shape[:1], jnp.int32)
+        (timestep, key, ended, _), (transitions, slot) = jax.lax.scan(
+            one_step, (state.timestep, state.key, ended, truncations), None, length=steps
         )
-        return state.replace(timestep=timestep, key=key), transitions
+        _, ended_values = self.policy(config, state.params, ended.reshape((-1,) + observation.shape[1:]))
+        final_value = jnp.take_along_axis(ended_values.reshape(slots, -1), slot, axis=0)
+        return state.replace(timestep=timestep, key=key), transitions._replace(final_value=final_value)
 
     def gradient_step(self, config: TrainConfig, params, opt_state, batch: dict, distill: jax.Array):
         """One clipped Adam step on one minibatch."""

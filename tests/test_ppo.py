@@ -65,6 +65,37 @@ def test_probe_truncation_is_bootstrapped_not_treated_as_an_end():
         np.testing.assert_allclose(values_and_policies(program, state, cue)[0], 2.0, atol=0.15)
 
 
+
+def test_a_truncation_bootstraps_from_the_value_of_its_episodes_last_observation():
+    # Episodes of 3 steps, rollouts of 7: up to ceil(7 / 3) = 3 truncations per environment in a rollout,
+    # whose values the rollout computes after its steps. Against the value of each truncated step's final
+    # observation, found by replaying the rollout's actions (a step is a function of timestep and action).
+    config = TrainConfig(method="ppo", num_envs=8, num_steps=7)
+    env = envs.make("SimpleDoorKey", max_steps=3)
+    program = make_train(config, env, compile=False)
+    learner, member = program.learner, jax.tree.map(lambda x: x[0], program.members)
+    state = jax.tree.map(lambda x: x[0], program.init())
+    rollout = jax.jit(lambda s: learner.rollout(member, s))
+
+    def final_values(timestep, actions):
+        def one(timestep, action):
+            following = jax.vmap(env.step)(timestep, action)
+            return following, following.info["final_observation"]
+
+        _, observations = jax.lax.scan(one, timestep, actions)
+        return learner.policy(member, state.params, observations.reshape((-1,) + observations.shape[2:]))[1]
+
+    counts = []
+    for _ in range(3):
+        following, transitions = rollout(state)
+        truncated = np.asarray(transitions.done & ~transitions.terminated)
+        expected = np.asarray(jax.jit(final_values)(state.timestep, transitions.action)).reshape(truncated.shape)
+        np.testing.assert_allclose(np.asarray(transitions.final_value)[truncated], expected[truncated],
+                                   rtol=1e-5, atol=1e-6)
+        counts.append(truncated.sum(0).max())
+        state = following
+    assert max(counts) == 3  # the third rollout starts 2 steps into its episodes: truncated at steps 1, 4, 7
+
 def tiny(**changes) -> TrainConfig:
     """A configuration that compiles fast: plain PPO, few environments, one minibatch step per update."""
     fields = dict(method="ppo", num_envs=8, num_steps=4, updates_per_chunk=2,
