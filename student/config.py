@@ -135,10 +135,11 @@ Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting w
 
 # The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches).
 # Gradient steps per frame, not environments, set the pace of learning: as environments grow,
-# rollouts shorten and epochs and minibatches grow, so that every update still takes
-# dozens of gradient steps on a few thousand frames. From --late-frame on, rollouts are
+# rollouts shorten and minibatch steps grow, so that every update still takes dozens of
+# gradient steps on a few thousand frames (at 1024, 64 steps of 128 samples: as many steps
+# per frame as 8 x 8, half the compute). From --late-frame on, rollouts are
 # --late-rollout-factor times longer (measured: README, "Many environments").
-RECIPE = ((64, 16, 4, 4), (256, 8, 8, 8), (1024, 2, 8, 8), (None, 1, 8, 8))
+RECIPE = ((64, 16, 4, 4), (256, 8, 8, 8), (1024, 2, 4, 16), (None, 1, 8, 8))
 
 
 def recipe(num_envs: int) -> dict[str, int]:
@@ -171,7 +172,7 @@ class TrainConfig:
     soon in wall-clock time as any count; 4096 on a GPU or TPU, where every count up to 4096 reaches it
     in the same ~0.2 s). Unless set, --num-steps, --ppo.update-epochs and --ppo.num-minibatches follow
     the large-batch recipe for this number (up to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8;
-    1024: 2, 8 x 8; more: 1, 8 x 8), and rollouts are 4x longer from --late-frame on."""
+    1024: 2, 4 x 16; more: 1, 8 x 8), and rollouts are 4x longer from --late-frame on."""
     num_steps: int | None = static_field(None)
     """Steps per environment in each rollout (default: the large-batch recipe for --num-envs)."""
     late_frame: int = static_field(300_000)

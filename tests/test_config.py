@@ -12,7 +12,7 @@ def shape(config: TrainConfig) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("num_envs, expected", [(16, (16, 4, 4)), (64, (16, 4, 4)), (256, (8, 8, 8)),
-                                                (1024, (2, 8, 8)), (4096, (1, 8, 8)), (16384, (1, 8, 8))])
+                                                (1024, (2, 4, 16)), (4096, (1, 8, 8)), (16384, (1, 8, 8))])
 def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected):
     assert shape(TrainConfig(num_envs=num_envs)) == expected
     assert shape(TrainConfig().replace(num_envs=num_envs)) == expected  # refilled when num_envs changes
@@ -21,7 +21,7 @@ def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected):
 
 def test_what_the_user_sets_is_kept():
     config = TrainConfig(num_envs=1024, num_steps=16, ppo=PPOConfig(update_epochs=2))
-    assert shape(config) == (16, 2, 8) and config.num_steps == 16 and config.ppo.num_minibatches is None
+    assert shape(config) == (16, 2, 16) and config.num_steps == 16 and config.ppo.num_minibatches is None
     assert shape(config.replace(num_envs=64)) == (16, 2, 4)
 
 
@@ -57,7 +57,7 @@ def test_config_checks_say_what_to_change():
 def test_the_late_phase_lengthens_rollouts_from_a_chunk_boundary():
     config = TrainConfig(num_envs=1024, total_frames=1_000_000)  # recipe: 2-step rollouts, 2,048 frames an update
     assert config.early_chunks == 15 and config.frames_at(config.early_updates) == 307_200  # first boundary ≥ 300k
-    assert (config.rollout_steps(True), config.phase_batch_size(True), config.phase_minibatch_size(True)) == (8, 8192, 1024)
+    assert (config.rollout_steps(True), config.phase_batch_size(True), config.phase_minibatch_size(True)) == (8, 8192, 512)
     assert config.updates_in_chunk(True) == 2 and config.has_late_phase
     assert [config.updates_before_chunk(i) for i in (0, 14, 15, 16)] == [0, 140, 150, 152]
     assert all(config.chunk_of_update(config.updates_before_chunk(i)) == i for i in range(config.num_chunks + 1))
