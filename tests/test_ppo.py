@@ -65,7 +65,6 @@ def test_probe_truncation_is_bootstrapped_not_treated_as_an_end():
         np.testing.assert_allclose(values_and_policies(program, state, cue)[0], 2.0, atol=0.15)
 
 
-
 def test_a_truncation_bootstraps_from_the_value_of_its_episodes_last_observation():
     # Episodes of 3 steps, rollouts of 7: up to ceil(7 / 3) = 3 truncations per environment in a rollout,
     # whose values the rollout computes after its steps. Against the value of each truncated step's final
@@ -95,6 +94,7 @@ def test_a_truncation_bootstraps_from_the_value_of_its_episodes_last_observation
         counts.append(truncated.sum(0).max())
         state = following
     assert max(counts) == 3  # the third rollout starts 2 steps into its episodes: truncated at steps 1, 4, 7
+
 
 def tiny(**changes) -> TrainConfig:
     """A configuration that compiles fast: plain PPO, few environments, one minibatch step per update."""
