@@ -439,4 +439,13 @@ def read(run_dir: str) -> TrainConfig:
     if not os.path.exists(path):
         raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
     with open(path) as file:
-        return from_dict(json.load(file)["config"])
+        record = json.load(file)
+    config = from_dict(record["config"])
+    # The recipe's settings the run started with (recorded under "derived"), so that a later change of
+    # the recipe does not change a run's hyperparameters when it resumes.
+    derived = record.get("derived", {})
+    return config.replace(
+        num_steps=config.num_steps or derived.get("num_steps"),
+        ppo=config.ppo.replace(update_epochs=config.ppo.update_epochs or derived.get("update_epochs"),
+                               num_minibatches=config.ppo.num_minibatches or derived.get("num_minibatches")),
+    )

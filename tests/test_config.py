@@ -1,9 +1,13 @@
 """The configuration: the large-batch recipe, sweeps, checks, and its round trip through config.json."""
 
+import json
+import os
+
 import jax
 import pytest
 
 from student import config as configuration
+from student import run_folder
 from student.config import ConfigError, DistillConfig, PPOConfig, Sweep, TrainConfig, recipe
 
 
@@ -30,6 +34,22 @@ def test_a_saved_configuration_reads_back_equal(tmp_path):
                          sweep=Sweep(learning_rate=(1e-3, 3e-3)))
     assert configuration.from_dict(configuration.to_dict(config)) == config
 
+
+
+def test_a_resumed_run_keeps_the_recipe_it_started_with(tmp_path):
+    # A run started at 1024 environments when the recipe there was 2 steps with 8 x 8 (recorded in
+    # config.json's "derived"), read back after the recipe changed to 4 x 16: it keeps 8 x 8.
+    config = TrainConfig(num_envs=1024, out=str(tmp_path / "run"))
+    run_dir = run_folder.create(config, None, jax.devices())
+    path = os.path.join(run_dir, configuration.CONFIG_FILE)
+    with open(path) as file:
+        record = json.load(file)
+    assert record["config"]["ppo"]["num_minibatches"] is None  # unset: the recipe's
+    record["derived"].update(num_steps=2, update_epochs=8, num_minibatches=8)
+    with open(path, "w") as file:
+        json.dump(record, file)
+    assert shape(configuration.read(run_dir)) == (2, 8, 8)
+    assert shape(configuration.read(run_dir).replace(num_envs=4096)) == (2, 8, 8)  # now set, not the recipe's
 
 def test_traced_and_static_fields():
     config = TrainConfig()
