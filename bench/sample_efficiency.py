@@ -62,8 +62,8 @@ def median_or_none(values: list) -> float | None:
 def main(options: Options) -> None:
     print(f"# {options.task}: frames per seed until evaluation success >= {options.threshold} "
           f"({options.eval_episodes} episodes per evaluation), {jax.devices()[0].platform}")
-    print("| method | envs | steps, epochs x minibatches | seeds | frames per seed | median frames | median updates "
-          "| median gradient steps | median train s | compile s | final success per seed |")
+    print("| method | envs | steps, epochs x minibatches, learning rate | seeds | frames per seed | median frames "
+          "| median updates | median gradient steps | median train s | compile s | final success per seed |")
     print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|")
     for method, num_envs in itertools.product(options.methods, options.num_envs):
         with tempfile.TemporaryDirectory() as folder:
@@ -84,10 +84,11 @@ def main(options: Options) -> None:
         wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
         final_rates = [seed["success_rate"] for seed in final["per_seed"]]
         steps_per_update = config.update_epochs * config.num_minibatches
-        late = (f" (x{config.late_rollout_factor} from {config.frames_at(config.early_updates):,})"
-                if config.has_late_phase else "")
-        print(f"| {method} | {config.num_envs} | {config.steps_per_rollout}{late}, {config.update_epochs} x "
-              f"{config.num_minibatches} | {len(frames)} | {shown} | {median_text} "
+        late = (f" (x{config.late_rollout_factor} and learning rate {config.learning_rate(True):g} from "
+                f"{config.frames_at(config.early_updates):,})" if config.has_late_phase else "")
+        print(f"| {method} | {config.num_envs} | {config.steps_per_rollout}, {config.update_epochs} x "
+              f"{config.num_minibatches}, {config.learning_rate(False):g}{late} | {len(frames)} | {shown} "
+              f"| {median_text} "
               f"| {'-' if updates is None else f'{updates:,.0f}'} "
               f"| {'-' if updates is None else f'{updates * steps_per_update:,.0f}'} "
               f"| {'-' if wall is None else f'{wall:.1f}'} | {rows[0]['compile_seconds']:.0f} "

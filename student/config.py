@@ -48,8 +48,11 @@ def is_concrete(config) -> bool:
 class PPOConfig:
     """PPO's hyperparameters."""
 
-    learning_rate: float = 1e-3
-    """Adam step size."""
+    learning_rate: float | None = None
+    """Adam step size (default: the large-batch recipe's for --num-envs, 3e-3 at 257-1024 environments and
+    1e-3 otherwise; from --late-frame on --ppo.late-learning-rate's)."""
+    late_learning_rate: float | None = None
+    """Adam step size from --late-frame on (default: --ppo.learning-rate if given, else 1e-3)."""
     gamma: float = 0.99
     """Discount factor."""
     gae_lambda: float = 0.95
@@ -133,20 +136,23 @@ Sweep = dataclasses.make_dataclass(
 Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting with every seed (one vmap)."
 
 
-# The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches).
+# The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches, learning rate).
 # Gradient steps per frame, not environments, set the pace of learning: as environments grow,
 # rollouts shorten and minibatch steps grow, so that every update still takes dozens of
-# gradient steps on a few thousand frames (at 1024, 64 steps of 128 samples: as many steps
-# per frame as 8 x 8, half the compute). From --late-frame on, rollouts are
-# --late-rollout-factor times longer (measured: README, "Many environments").
-RECIPE = ((64, 16, 4, 4), (256, 8, 8, 8), (1024, 2, 4, 16), (None, 1, 8, 8))
+# gradient steps on a few thousand frames (at 1024, 32 steps of 128 samples, each 3 times
+# larger: a quarter of 8 x 8's compute). From --late-frame on, rollouts are
+# --late-rollout-factor times longer and the learning rate is LATE_LEARNING_RATE (measured:
+# README, "Many environments").
+RECIPE = ((64, 16, 4, 4, 1e-3), (256, 8, 8, 8, 1e-3), (1024, 2, 2, 16, 3e-3), (None, 1, 8, 8, 1e-3))
+LATE_LEARNING_RATE = 1e-3
 
 
-def recipe(num_envs: int) -> dict[str, int]:
-    """The recipe's rollout steps, epochs and minibatches for a number of environments."""
-    for most, num_steps, update_epochs, num_minibatches in RECIPE:
+def recipe(num_envs: int) -> dict:
+    """The recipe's rollout steps, epochs, minibatches and early learning rate for a number of environments."""
+    for most, num_steps, update_epochs, num_minibatches, learning_rate in RECIPE:
         if most is None or num_envs <= most:
-            return {"num_steps": num_steps, "update_epochs": update_epochs, "num_minibatches": num_minibatches}
+            return {"num_steps": num_steps, "update_epochs": update_epochs, "num_minibatches": num_minibatches,
+                    "learning_rate": learning_rate}
 
 
 def default_num_envs() -> int:
@@ -168,11 +174,12 @@ class TrainConfig:
     total_frames: int = static_field(300_000)
     """Environment frames per seed (rounded up to whole chunks of updates)."""
     num_envs: int = struct.field(pytree_node=False, default_factory=default_num_envs)
-    """Environments stepped in parallel, per seed (default: 256 on a CPU, where it reaches 0.9 about as
-    soon in wall-clock time as any count; 4096 on a GPU or TPU, where every count up to 4096 reaches it
-    in the same ~0.2 s). Unless set, --num-steps, --ppo.update-epochs and --ppo.num-minibatches follow
-    the large-batch recipe for this number (up to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8;
-    1024: 2, 4 x 16; more: 1, 8 x 8), and rollouts are 4x longer from --late-frame on."""
+    """Environments stepped in parallel, per seed (default: 256 on a CPU, the count the reproduction was
+    measured with, though 1024 now reaches 0.9 sooner there; 4096 on a GPU or TPU, where every count up
+    to 4096 reaches it in the same ~0.2 s). Unless set, --num-steps, --ppo.update-epochs,
+    --ppo.num-minibatches and --ppo.learning-rate follow the large-batch recipe for this number (up
+    to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8; 1024: 2, 2 x 16 and a learning rate of
+    3e-3; more: 1, 8 x 8), and from --late-frame on rollouts are 4x longer and the learning rate 1e-3."""
     num_steps: int | None = static_field(None)
     """Steps per environment in each rollout (default: the large-batch recipe for --num-envs)."""
     late_frame: int = static_field(300_000)
@@ -247,6 +254,14 @@ class TrainConfig:
     # Training runs in two phases (--late-frame): the early one as configured, the late one with rollouts
     # --late-rollout-factor times longer and as many times fewer updates per chunk (at least one).
     # Phases switch at a chunk boundary; each has its own compiled chunk.
+
+    def learning_rate(self, late: bool):
+        """Adam's step size in a phase (a traced number where swept)."""
+        if late and self.ppo.late_learning_rate is not None:
+            return self.ppo.late_learning_rate
+        if self.ppo.learning_rate is not None:
+            return self.ppo.learning_rate
+        return LATE_LEARNING_RATE if late else recipe(self.num_envs)["learning_rate"]
 
     def rollout_steps(self, late: bool) -> int:
         """Steps per environment in each rollout of a phase."""
@@ -407,8 +422,9 @@ class TrainConfig:
         """The traced hyperparameters' ranges."""
         if not 0 < self.ppo.gamma <= 1 or not 0 <= self.ppo.gae_lambda <= 1:
             raise ConfigError("--ppo.gamma must be in (0, 1] and --ppo.gae-lambda in [0, 1]")
-        if self.ppo.learning_rate <= 0 or self.ppo.clip_eps <= 0 or self.ppo.max_grad_norm <= 0:
-            raise ConfigError("--ppo.learning-rate, --ppo.clip-eps and --ppo.max-grad-norm must be positive")
+        if min(self.learning_rate(False), self.learning_rate(True), self.ppo.clip_eps, self.ppo.max_grad_norm) <= 0:
+            raise ConfigError("--ppo.learning-rate, --ppo.late-learning-rate, --ppo.clip-eps and --ppo.max-grad-norm "
+                              "must be positive")
         schedule = self.distill.resolved()
         if min(schedule.start, schedule.decay_per_frame, schedule.floor, schedule.stop_frame) < 0:
             raise ConfigError("the λ schedule (--distill.*) must be non-negative")
@@ -441,11 +457,18 @@ def read(run_dir: str) -> TrainConfig:
     with open(path) as file:
         record = json.load(file)
     config = from_dict(record["config"])
-    # The recipe's settings the run started with (recorded under "derived"), so that a later change of
-    # the recipe does not change a run's hyperparameters when it resumes.
+    # The recipe's settings the run started with (recorded under "derived"; a run saved before the
+    # learning rates were recorded has its rate set), so that a later change of the recipe does not
+    # change a run's hyperparameters when it resumes.
     derived = record.get("derived", {})
+    ppo = config.ppo
     return config.replace(
         num_steps=config.num_steps or derived.get("num_steps"),
-        ppo=config.ppo.replace(update_epochs=config.ppo.update_epochs or derived.get("update_epochs"),
-                               num_minibatches=config.ppo.num_minibatches or derived.get("num_minibatches")),
+        ppo=ppo.replace(
+            update_epochs=ppo.update_epochs or derived.get("update_epochs"),
+            num_minibatches=ppo.num_minibatches or derived.get("num_minibatches"),
+            learning_rate=derived.get("learning_rate") if ppo.learning_rate is None else ppo.learning_rate,
+            late_learning_rate=(derived.get("late_learning_rate") if ppo.late_learning_rate is None
+                                else ppo.late_learning_rate),
+        ),
     )

@@ -153,7 +153,8 @@ class Learner:
         final_value = jnp.take_along_axis(ended_values.reshape(slots, -1), slot, axis=0)
         return state.replace(timestep=timestep, key=key), transitions._replace(final_value=final_value)
 
-    def gradient_step(self, config: TrainConfig, params, opt_state, batch: dict, distill: jax.Array):
+    def gradient_step(self, config: TrainConfig, params, opt_state, batch: dict, distill: jax.Array,
+                      learning_rate: jax.Array):
         """One clipped Adam step on one minibatch."""
 
         def loss(params):
@@ -164,7 +165,7 @@ class Learner:
         norm = optax.tree.norm(grads)
         grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, config.ppo.max_grad_norm / (norm + 1e-6)), grads)
         updates, opt_state = OPTIMIZER.update(grads, opt_state, params)
-        params = jax.tree.map(lambda p, u: p - config.ppo.learning_rate * u, params, updates)
+        params = jax.tree.map(lambda p, u: p - learning_rate * u, params, updates)
         return params, opt_state, metrics
 
     def update(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, dict]:
@@ -192,6 +193,7 @@ class Learner:
         }
         data = jax.tree.map(lambda x: x.reshape((batch_size,) + x.shape[2:]), data)
         minibatch_shape = (config.num_minibatches, config.phase_minibatch_size(late))
+        learning_rate = config.learning_rate(late)
 
         def epoch(carry, key):
             order = jax.random.permutation(key, batch_size)
@@ -199,7 +201,7 @@ class Learner:
             minibatches = sharding.split_batch(self.mesh, minibatches, axis=1)
 
             def minibatch(carry, batch):
-                params, opt_state, metrics = self.gradient_step(config, *carry, batch, distill)
+                params, opt_state, metrics = self.gradient_step(config, *carry, batch, distill, learning_rate)
                 return (params, opt_state), metrics
 
             return jax.lax.scan(minibatch, carry, minibatches)

@@ -15,18 +15,26 @@ def shape(config: TrainConfig) -> tuple[int, int, int]:
     return config.steps_per_rollout, config.update_epochs, config.num_minibatches
 
 
-@pytest.mark.parametrize("num_envs, expected", [(16, (16, 4, 4)), (64, (16, 4, 4)), (256, (8, 8, 8)),
-                                                (1024, (2, 4, 16)), (4096, (1, 8, 8)), (16384, (1, 8, 8))])
-def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected):
+@pytest.mark.parametrize("num_envs, expected, learning_rate", [
+    (16, (16, 4, 4), 1e-3), (64, (16, 4, 4), 1e-3), (256, (8, 8, 8), 1e-3), (1024, (2, 2, 16), 3e-3),
+    (4096, (1, 8, 8), 1e-3), (16384, (1, 8, 8), 1e-3)])
+def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected, learning_rate):
     assert shape(TrainConfig(num_envs=num_envs)) == expected
     assert shape(TrainConfig().replace(num_envs=num_envs)) == expected  # refilled when num_envs changes
-    assert recipe(num_envs) == dict(zip(("num_steps", "update_epochs", "num_minibatches"), expected))
+    assert recipe(num_envs) == {**dict(zip(("num_steps", "update_epochs", "num_minibatches"), expected)),
+                                "learning_rate": learning_rate}
+    config = TrainConfig(num_envs=num_envs)
+    assert (config.learning_rate(False), config.learning_rate(True)) == (learning_rate, 1e-3)  # late: 1e-3
 
 
 def test_what_the_user_sets_is_kept():
     config = TrainConfig(num_envs=1024, num_steps=16, ppo=PPOConfig(update_epochs=2))
     assert shape(config) == (16, 2, 16) and config.num_steps == 16 and config.ppo.num_minibatches is None
     assert shape(config.replace(num_envs=64)) == (16, 2, 4)
+    given = TrainConfig(num_envs=1024, ppo=PPOConfig(learning_rate=5e-4))
+    assert (given.learning_rate(False), given.learning_rate(True)) == (5e-4, 5e-4)  # a given rate: both phases
+    late = TrainConfig(num_envs=1024, ppo=PPOConfig(late_learning_rate=2e-4))
+    assert (late.learning_rate(False), late.learning_rate(True)) == (3e-3, 2e-4)
 
 
 def test_a_saved_configuration_reads_back_equal(tmp_path):
@@ -45,17 +53,22 @@ def test_a_resumed_run_keeps_the_recipe_it_started_with(tmp_path):
     with open(path) as file:
         record = json.load(file)
     assert record["config"]["ppo"]["num_minibatches"] is None  # unset: the recipe's
-    record["derived"].update(num_steps=2, update_epochs=8, num_minibatches=8)
+    assert record["config"]["ppo"]["learning_rate"] is None
+    assert (record["derived"]["learning_rate"], record["derived"]["late_learning_rate"]) == (3e-3, 1e-3)
+    record["derived"].update(num_steps=2, update_epochs=8, num_minibatches=8, learning_rate=1e-3)
     with open(path, "w") as file:
         json.dump(record, file)
-    assert shape(configuration.read(run_dir)) == (2, 8, 8)
-    assert shape(configuration.read(run_dir).replace(num_envs=4096)) == (2, 8, 8)  # now set, not the recipe's
+    read = configuration.read(run_dir)
+    assert shape(read) == (2, 8, 8) and (read.learning_rate(False), read.learning_rate(True)) == (1e-3, 1e-3)
+    assert shape(read.replace(num_envs=4096)) == (2, 8, 8)  # now set, not the recipe's
+
 
 def test_traced_and_static_fields():
-    config = TrainConfig()
+    config = TrainConfig(ppo=PPOConfig(learning_rate=1e-3))
     leaves = jax.tree.leaves(config)
     assert len(leaves) == 7 + 4  # PPO's numbers and the λ schedule; everything else shapes the program
     assert config.ppo.learning_rate in leaves and config.num_envs not in leaves
+    assert len(jax.tree.leaves(TrainConfig())) == 6 + 4  # the recipe's learning rate: a constant
 
 
 def test_a_sweep_is_a_grid_of_settings_times_seeds():

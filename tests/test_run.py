@@ -138,7 +138,7 @@ def test_a_sweep_trains_its_grid_in_one_run_folder(tmp_path):
         (["--seeds", "1", "1"], "distinct seeds"),
         (["--distill.start", "5"], "--distill.start has no effect with --distill.preset measured"),
         (["--sweep.distill-start", "1", "5"], "--sweep.distill-start has no effect with --distill.preset measured"),
-        (["--sweep.learning-rate", "0.1", "-1"], "--ppo.learning-rate, --ppo.clip-eps and --ppo.max-grad-norm"),
+        (["--sweep.learning-rate", "0.1", "-1"], "--ppo.learning-rate, --ppo.late-learning-rate, --ppo.clip-eps"),
         (["--task", "Navix-DoorKey-5x5-v0"], "no teacher exists"),
         (["--task", "DoorKey"], "unknown task"),
         (["--task", "SimpleDoorKey", "--teacher", "teacher_cache/tables/ColoredDoorKey.authors.json"],
@@ -177,15 +177,16 @@ def test_a_short_run_learns_simpledoorkey_on_every_seed(tmp_path):
 
 @pytest.mark.slow
 def test_a_large_batch_with_the_recipe_learns_simpledoorkey_on_every_seed(tmp_path):
-    # 1024 environments, the recipe's 2-step rollouts and 4 x 16 minibatch steps per update; from 40,960
-    # frames the late phase's 8-step rollouts (brought forward from 300,000 to be tested too).
+    # 1024 environments, the recipe's 2-step rollouts, 2 x 16 minibatch steps per update at a learning rate
+    # of 3e-3; from 40,960 frames the late phase's 8-step rollouts at 1e-3 (brought forward from 300,000 to
+    # be tested too).
     config = TrainConfig(num_envs=1024, total_frames=61_440, updates_per_chunk=10, eval_episodes=100,
                          final_eval_episodes=200, gif_episodes=0, seeds=(0, 1, 2), late_frame=40_960,
                          out=str(tmp_path / "large"))
-    assert (config.steps_per_rollout, config.update_epochs, config.num_minibatches) == (2, 4, 16)
+    assert (config.steps_per_rollout, config.update_epochs, config.num_minibatches) == (2, 2, 16)
     assert config.has_late_phase and config.planned_frames == 40_960 + 2 * 2 * 8192
     _, final = run.train(config, log=QUIET)
-    # Measured here: 0.995, 1.0, 0.995 (seeds 0-2) at 61,440 frames (with the embedding layer and 8 x 8:
+    # Measured here: 1.0, 1.0, 1.0 (seeds 0-2) at 61,440 frames (with the embedding layer and 8 x 8:
     # 0.975, 0.99, 0.99); the bound leaves room for other CPUs and first layers.
     assert all(seed["success_rate"] > 0.6 for seed in final["per_seed"])
 
