@@ -109,6 +109,6 @@ def test_a_run_saved_before_the_late_phase_existed_reads_back_without_one():
 
 def test_the_default_environment_count_follows_the_backend(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
-    assert TrainConfig().num_envs == 256
+    assert TrainConfig().num_envs == 1024
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     assert TrainConfig().num_envs == 4096 and TrainConfig(num_envs=64).num_envs == 64
