@@ -43,10 +43,9 @@ def test_a_saved_configuration_reads_back_equal(tmp_path):
     assert configuration.from_dict(configuration.to_dict(config)) == config
 
 
-
 def test_a_resumed_run_keeps_the_recipe_it_started_with(tmp_path):
-    # A run started at 1024 environments when the recipe there was 2 steps with 8 x 8 (recorded in
-    # config.json's "derived"), read back after the recipe changed to 4 x 16: it keeps 8 x 8.
+    # A run started at 1024 environments when the recipe there was 2 steps with 8 x 8 at 1e-3 (recorded in
+    # config.json's "derived"), read back after the recipe changed to 2 x 16 at 3e-3: it keeps 8 x 8 at 1e-3.
     config = TrainConfig(num_envs=1024, out=str(tmp_path / "run"))
     run_dir = run_folder.create(config, None, jax.devices())
     path = os.path.join(run_dir, configuration.CONFIG_FILE)
