@@ -139,8 +139,8 @@ Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting w
 # The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches, learning rate).
 # Gradient steps per frame, not environments, set the pace of learning: as environments grow,
 # rollouts shorten and minibatch steps grow, so that every update still takes dozens of
-# gradient steps on a few thousand frames (at 1024, 32 steps of 128 samples, each 3 times
-# larger: a quarter of 8 x 8's compute). From --late-frame on, rollouts are
+# gradient steps on a few thousand frames (at 1024, 32 steps of 128 samples at a learning rate
+# 3 times larger: a quarter of 8 x 8's compute). From --late-frame on, rollouts are
 # --late-rollout-factor times longer and the learning rate is LATE_LEARNING_RATE (measured:
 # README, "Many environments").
 RECIPE = ((64, 16, 4, 4, 1e-3), (256, 8, 8, 8, 1e-3), (1024, 2, 2, 16, 3e-3), (None, 1, 8, 8, 1e-3))
@@ -175,10 +175,11 @@ class TrainConfig:
     """Environment frames per seed (rounded up to whole chunks of updates)."""
     num_envs: int = struct.field(pytree_node=False, default_factory=default_num_envs)
     """Environments stepped in parallel, per seed (default: 1024 on a CPU, where it reaches 0.9 soonest in
-    wall-clock time; 4096 on a GPU or TPU, where every count up to 4096 reaches it in the same ~0.2 s). Unless set, --num-steps, --ppo.update-epochs,
-    --ppo.num-minibatches and --ppo.learning-rate follow the large-batch recipe for this number (up
-    to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8; 1024: 2, 2 x 16 and a learning rate of
-    3e-3; more: 1, 8 x 8), and from --late-frame on rollouts are 4x longer and the learning rate 1e-3."""
+    wall-clock time; 4096 on a GPU or TPU, where every count up to 4096 reaches it in the same ~0.2 s).
+    Unless set, --num-steps, --ppo.update-epochs, --ppo.num-minibatches and --ppo.learning-rate follow
+    the large-batch recipe for this number (up to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8;
+    1024: 2, 2 x 16 and a learning rate of 3e-3; more: 1, 8 x 8), and from --late-frame on rollouts are
+    4x longer and the learning rate 1e-3."""
     num_steps: int | None = static_field(None)
     """Steps per environment in each rollout (default: the large-batch recipe for --num-envs)."""
     late_frame: int = static_field(300_000)
