@@ -251,8 +251,17 @@ def comparable(options: Options) -> dict:
     return json.loads(json.dumps(values))
 
 
+def differences(before, now, prefix: str = "") -> list[str]:
+    """'name: X there, Y now' for each option (dotted, as --name takes it) whose value differs."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        return [line for key in sorted(set(before) | set(now))
+                for line in differences(before.get(key), now.get(key), f"{prefix}{key}.")]
+    return [] if before == now else [f"--{prefix[:-1].replace('_', '-')}: {before} there, {now} now"]
+
+
 def open_folder(options: Options) -> tuple[str, dict]:
-    """The results folder and its meta.json so far; refuses to continue one made with other options."""
+    """The results folder and its meta.json so far; refuses to continue one made with other options
+    (defaults included: a default changed since the folder was made is named with its two values)."""
     folder = new_folder(options)
     meta = read_json(os.path.join(folder, "meta.json"))
     if meta is None:
@@ -261,9 +270,9 @@ def open_folder(options: Options) -> tuple[str, dict]:
         os.makedirs(folder, exist_ok=True)
         return folder, {"options": comparable(options), "parts": {}, "wall_seconds": 0.0}
     if meta["options"] != comparable(options):
-        changed = sorted(k for k in meta["options"] if meta["options"][k] != comparable(options).get(k))
-        raise ConfigError(f"{folder} holds a reproduction made with other options ({', '.join(changed)} differ); "
-                          f"continue it with the options it was started with, or pick another --out")
+        changed = "; ".join(differences(meta["options"], comparable(options)))
+        raise ConfigError(f"{folder} holds a reproduction made with other options ({changed}); continue it "
+                          f"with the options it was started with, or pick another --out")
     return folder, meta
 
 

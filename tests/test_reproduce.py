@@ -140,8 +140,26 @@ def test_results_folders_are_never_reused_unless_continued(tmp_path, monkeypatch
     folder, meta = reproduce.open_folder(reproduce.Options(out="mine"))
     (tmp_path / "mine" / "meta.json").write_text(json.dumps(meta))
     assert reproduce.open_folder(reproduce.Options(out="mine"))[1]["parts"] == {}
-    with pytest.raises(ConfigError, match="seeds differ"):
+    with pytest.raises(ConfigError, match=r"other options \(--seeds: \[0, 1, 2, 3, 4\] there, \[0, 1\] now\)"):
         reproduce.open_folder(reproduce.Options(out="mine", seeds=(0, 1)))
+
+
+def test_a_folder_made_before_a_default_changed_is_refused_naming_the_option(tmp_path):
+    """A default changed since the folder was made (the student's view, 13x13 cells until 2026-11-24) would
+    mix two students in one table: refused, naming the option as it is given on the command line."""
+    folder, meta = reproduce.open_folder(reproduce.Options(out=str(tmp_path / "old")))
+    meta["options"]["train"]["network"]["egocentric_radius"] = 6
+    meta["options"]["train"]["ppo"]["gamma"] = 0.9
+    (tmp_path / "old" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError) as refused:
+        reproduce.open_folder(reproduce.Options(out=folder))
+    radius = TrainConfig().network.egocentric_radius
+    assert (f"(--train.network.egocentric-radius: 6 there, {radius} now; --train.ppo.gamma: 0.9 there, "
+            f"{TrainConfig().ppo.gamma} now)") in str(refused.value)
+    assert json.loads((tmp_path / "old" / "meta.json").read_text()) == meta  # the folder is left as it was
+    assert reproduce.open_folder(reproduce.Options(
+        out=folder, train=TrainConfig().replace(network=TrainConfig().network.replace(egocentric_radius=6),
+                                                ppo=TrainConfig().ppo.replace(gamma=0.9))))[1] == meta
 
 
 @pytest.mark.slow
