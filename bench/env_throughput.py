@@ -2,13 +2,17 @@
 
     python -m bench.env_throughput [--sizes 256 1024 4096] [--steps 128] [--repeats 3]
 
-Each row is a jitted `lax.scan` of `--steps` vmapped steps; compile time is reported
+Each row is a jitted `lax.scan` of `--steps` batched steps; compile time is reported
 apart; steps/s is the best of `--repeats` timed runs (this machine is shared and noisy).
 "env" rows take uniformly random actions; "env + teacher prior" rows compute the
-teacher's prior π_T on every step's observations and act by sampling from it.
+teacher's prior π_T on every step's observations and act by sampling from it. Our tasks
+step as training steps them (`Environment.step_batch`, new episodes drawn only for the
+environments that end); the "vmapped step" rows draw one for every environment at every
+step, as `jax.vmap(env.step)` and navix's own step do.
 """
 
 import dataclasses
+import functools
 import platform
 import time
 from importlib.metadata import version
@@ -24,8 +28,9 @@ REFERENCE = "Navix-DoorKey-8x8-v0"
 
 
 def rollout_fn(reset, step, num_envs: int, num_steps: int, table=None):
-    """A jitted function: (timesteps, key) -> (timesteps, key) after num_steps steps, acting at
-    random or, given a teacher table, by sampling the teacher's prior."""
+    """A jitted function: (timesteps, key) -> (timesteps, key) after num_steps steps of the batched
+    `step` (timesteps, actions) -> timesteps, acting at random or, given a teacher table, by sampling
+    the teacher's prior."""
 
     def one_step(carry, _):
         timestep, key = carry
@@ -33,8 +38,9 @@ def rollout_fn(reset, step, num_envs: int, num_steps: int, table=None):
         if table is None:
             actions = jax.random.randint(action_key, (num_envs,), 0, 7)
         else:
-            actions = jax.random.categorical(action_key, jax.numpy.log(teacher_cache.prior(table, timestep.observation)))
-        return (jax.vmap(step)(timestep, actions), key), None
+            prior = teacher_cache.prior(table, timestep.observation)
+            actions = jax.random.categorical(action_key, jax.numpy.log(prior))
+        return (step(timestep, actions), key), None
 
     def rollout(timestep, key):
         return jax.lax.scan(one_step, (timestep, key), None, length=num_steps)[0]
@@ -92,9 +98,11 @@ def main(args: Options) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for num_envs in args.sizes:
         labels, compile_times, rollouts = [], [], []
-        rows = [(f"{REFERENCE} (navix's own step)", reference.reset, reference.step, None)]
+        rows = [(f"{REFERENCE} (navix's own step)", reference.reset, jax.vmap(reference.step), None)]
         for name, env, table in tasks:
-            rows += [(name, env.reset, env.step, None), (f"{name} + teacher prior", env.reset, env.step, table)]
+            step = functools.partial(env.step_batch, budget=envs.reset_budget(num_envs))
+            rows += [(f"{name}, vmapped step", env.reset, jax.vmap(env.step), None), (name, env.reset, step, None),
+                     (f"{name} + teacher prior", env.reset, step, table)]
         for label, reset, step, table in rows:
             compile_seconds, timed = compiled_rollout(reset, step, num_envs, args.steps, table)
             labels.append(label)

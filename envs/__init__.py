@@ -3,8 +3,9 @@
 Our three LLM4Teach tasks ("SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey") observe a
 uint8[10, 10, 4] memory map; any navix registry id ("Navix-DoorKey-8x8-v0", ...) works
 too, with navix's own observation. All share one interface:
-`reset(key) -> Timestep`, `step(timestep, action) -> Timestep`, automatic reset within
-the ending step (`envs.environment`), and the observation's categories per channel.
+`reset(key) -> Timestep`, `step(timestep, action) -> Timestep` (and `step_batch`, the same
+over a batch, drawing new episodes only for the environments that end), automatic reset
+within the ending step (`envs.environment`), and the observation's categories per channel.
 """
 
 import dataclasses
@@ -16,7 +17,7 @@ from navix import StepType, Timestep
 
 from envs import codes
 from envs.doorkey import DoorKeyEnv, DoorKeyState
-from envs.environment import Environment
+from envs.environment import Environment, reset_budget
 from envs.layouts import TASK_SPECS, TaskSpec, layout_from_world
 from envs.navix_tasks import NavixTask
 from envs.render import render_world
@@ -37,6 +38,7 @@ __all__ = [
     "layout_of",
     "make",
     "render",
+    "reset_budget",
 ]
 
 

@@ -103,6 +103,14 @@ class Learner:
             return jnp.zeros(observation.shape[:1] + (self.env.num_actions,), jnp.float32)
         return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key)
 
+    def reset_budget(self, config: TrainConfig) -> int | None:
+        """How many new episodes a rollout step draws at a time (`Environment.step_batch`): the backend's
+        budget on one device; all on a mesh of several (a budget would gather the ending environments
+        from every device)."""
+        if self.mesh is not None and self.mesh.size > 1:
+            return None
+        return envs.reset_budget(config.num_envs)
+
     def rollout(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, Transition]:
         """A phase's rollout steps of every environment with the current policy."""
         steps = config.rollout_steps(late)
@@ -120,7 +128,7 @@ class Learner:
             logits, value = self.network(config).apply(state.params, cells)
             action = jax.random.categorical(action_key, logits)
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
-            following = jax.vmap(self.env.step)(timestep, action)
+            following = self.env.step_batch(timestep, action, self.reset_budget(config))
             done = following.is_done()
             truncated = following.is_truncation()
             slot = jnp.minimum(truncations, slots - 1)

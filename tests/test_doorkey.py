@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import envs
 from envs import codes
@@ -42,13 +43,38 @@ def test_batched_random_play_counts_real_episodes_only():
         ts = jax.vmap(env.step)(ts, jax.random.randint(key, (n,), 0, 7))
         return ts, (ts.is_done(), ts.info["episode_length"], ts.t)
 
-    _, (done, lengths, ts_t) = jax.jit(lambda ts: jax.lax.scan(body, ts, jax.random.split(jax.random.PRNGKey(1), steps)))(ts)
+    keys = jax.random.split(jax.random.PRNGKey(1), steps)
+    _, (done, lengths, ts_t) = jax.jit(lambda ts: jax.lax.scan(body, ts, keys))(ts)
     done, lengths, ts_t = map(np.asarray, (done, lengths, ts_t))
     assert done.sum() >= 2 * n  # at 20 steps each, every env ended at least twice in 60 steps
     assert (lengths[done] <= 20).all() and (lengths[done] >= 1).all()
     assert (ts_t[done] == 0).all()
     # Frames add up: each env's steps are exactly the lengths of its ended episodes plus the open one.
     np.testing.assert_array_equal(np.where(done, lengths, 0).sum(axis=0) + ts_t[-1], steps)
+
+
+@pytest.mark.parametrize("task", ["LavaDoorKey", "Navix-DoorKey-5x5-v0"])
+def test_step_batch_is_vmapped_step_bit_for_bit_drawing_new_episodes_a_few_at_a_time(task):
+    # All episodes start together, and those still running at 20 steps are truncated together: over 64
+    # to draw with a budget of 8, in as many rounds; other steps end none or (in lava) a few.
+    env = envs.make(task, max_steps=20)
+    n, steps = 256, 50
+    ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
+
+    def body(carry, key):
+        vmapped, batched = carry
+        action = jax.random.randint(key, (n,), 0, env.num_actions)
+        vmapped, batched = jax.vmap(env.step)(vmapped, action), env.step_batch(batched, action, budget=8)
+        same = jnp.stack([(a == b).all() for a, b in zip(jax.tree.leaves(vmapped), jax.tree.leaves(batched))])
+        return (vmapped, batched), (same.all(), vmapped.is_done().sum())
+
+    keys = jax.random.split(jax.random.PRNGKey(1), steps)
+    _, (same, ended) = jax.jit(lambda ts: jax.lax.scan(body, (ts, ts), keys))(ts)
+    assert np.asarray(same).all()
+    ended = np.asarray(ended)
+    assert ended.max() > 64 and (ended == 0).any()
+    if task == "LavaDoorKey":  # random play walks into lava: episodes also end a few at a time
+        assert ((ended > 0) & (ended <= 8)).any()
 
 
 def test_jit_vmap_step_over_4096_environments():
