@@ -5,7 +5,9 @@
 
 `llm4teach` (teacher prior on every transition) and `ppo` (no teacher) are compiled
 with the same configuration and timed in turn, chunk by chunk; the teacher's overhead
-is 1 - fps(llm4teach) / fps(ppo). Frames are environment transitions of one seed.
+is 1 - fps(llm4teach) / fps(ppo). `llm4teach, λ = 0` is llm4teach's program run as a
+chunk past the drop of λ runs, without the prior. Frames are environment transitions of
+one seed.
 """
 
 import dataclasses
@@ -32,13 +34,14 @@ class Options:
 
 
 def timer(config: TrainConfig, late: bool):
-    """(compile seconds, a function that runs one more chunk of the phase and returns its seconds)."""
+    """(compile seconds, a function that runs one more chunk of the phase, with or without the teacher's
+    prior, and returns its seconds)."""
     program = make_train(config)
     state = [jax.block_until_ready(program.chunk(program.init(), late)[0])]  # warm-up
 
-    def timed() -> float:
+    def timed(consult: bool = True) -> float:
         start = time.perf_counter()
-        state[0] = jax.block_until_ready(program.chunk(state[0], late)[0])
+        state[0] = jax.block_until_ready(program.chunk(state[0], late, consult)[0])
         return time.perf_counter() - start
 
     return program.compile_seconds, timed
@@ -56,16 +59,18 @@ def main(options: Options) -> None:
         late = configs["ppo"].chunk_is_late(0)  # the phase a run starts in (the late one with --train.late-frame 0)
         frames_per_update = configs["ppo"].phase_batch_size(late)
         compiled = {method: timer(config, late) for method, config in configs.items()}
-        best = {method: float("inf") for method in configs}
+        runs = {"llm4teach": (compiled["llm4teach"], True), "llm4teach, λ = 0": (compiled["llm4teach"], False),
+                "ppo": (compiled["ppo"], True)}
+        best = {name: float("inf") for name in runs}
         for _ in range(options.chunks):
-            for method, (_, timed) in compiled.items():
-                best[method] = min(best[method], timed())
-        fps = {method: frames_per_update * config.updates_in_chunk(late) / best[method]
-               for method, config in configs.items()}
-        for method in configs:
-            overhead = f"{1 - fps['llm4teach'] / fps['ppo']:.0%}" if method == "llm4teach" else ""
-            print(f"| {options.task} | {num_envs} | {method} | {frames_per_update:,} | {compiled[method][0]:.1f} "
-                  f"| {fps[method]:,.0f} | {overhead} |", flush=True)
+            for name, ((_, timed), consult) in runs.items():
+                best[name] = min(best[name], timed(consult))
+        frames_per_chunk = frames_per_update * configs["ppo"].updates_in_chunk(late)
+        fps = {name: frames_per_chunk / seconds for name, seconds in best.items()}
+        for name, ((compile_seconds, _), _) in runs.items():
+            overhead = f"{1 - fps[name] / fps['ppo']:.0%}" if name != "ppo" else ""
+            print(f"| {options.task} | {num_envs} | {name} | {frames_per_update:,} | {compile_seconds:.1f} "
+                  f"| {fps[name]:,.0f} | {overhead} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 One row per update and member (seed, sweep setting): frames, the episodes that ended
 in the update (count, success rate, mean return and length), λ, the losses, PPO's health
-signals (approximate KL, clip fraction, explained variance), evaluations where one
-was made, and timing (`seconds` of the chunk, cumulative `train_seconds`, the run's
+signals (approximate KL, clip fraction, explained variance), the cross-entropy to the
+teacher's prior and how often the student's action was the teacher's choice (both null
+where the teacher is not consulted: plain PPO, and once λ is 0), evaluations where one was
+made, and timing (`seconds` of the chunk, cumulative `train_seconds`, the run's
 `compile_seconds`).
 """
 
@@ -16,6 +18,7 @@ import numpy as np
 from student.config import TrainConfig
 
 TIMING_FIELDS = ("fps", "seconds", "train_seconds", "compile_seconds")
+TEACHER_FIELDS = ("distill_loss", "teacher_agreement")
 
 
 def rows(config: TrainConfig, metrics: dict, first_update: int) -> list[list[dict]]:
@@ -35,6 +38,9 @@ def rows(config: TrainConfig, metrics: dict, first_update: int) -> list[list[dic
                    "mean_return": return_sum / episodes if episodes else None,
                    "mean_length": length_sum / episodes if episodes else None}
             row.update(values)
+            for name in TEACHER_FIELDS:  # NaN: the teacher was not consulted (plain PPO, or λ was 0)
+                if name in row and np.isnan(row[name]):
+                    row[name] = None
             per_member.append(row)
         table.append(per_member)
     return table

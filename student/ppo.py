@@ -6,7 +6,9 @@ minibatch steps) inside one `lax.scan`, vmapped over the run's members (every se
 every setting of a sweep). The configuration is an argument of the compiled program:
 its static fields shaped it, its numeric fields are traced, one row per member. The
 program runs data parallel over the run's devices (student/sharding.py): environments and
-minibatches split over them, parameters replicated.
+minibatches split over them, parameters replicated. Once λ is 0 for every member the
+teacher has nothing left to say: the chunks from there on skip its prior (a flag of the
+chunk, `consults_teacher`).
 """
 
 import dataclasses
@@ -97,11 +99,19 @@ class Learner:
         params = self.network(config).init(param_key, self.inputs(config, timestep.observation[:1]))
         return TrainState(params, OPTIMIZER.init(params), timestep, key, jnp.int32(0))
 
-    def teacher_prior(self, config: TrainConfig, observation: jax.Array, key: jax.Array) -> jax.Array:
-        """π_T for a batch of observations (zeros for plain PPO)."""
-        if not config.uses_teacher:
+    def teacher_prior(self, config: TrainConfig, observation: jax.Array, key: jax.Array,
+                      consult: bool | jax.Array = True) -> jax.Array:
+        """π_T for a batch of observations; zeros for plain PPO and where `consult` is false (a flag of
+        the whole chunk, not vmapped, so that skipping the prior is a branch, not a select)."""
+        def zeros(observation, key):
             return jnp.zeros(observation.shape[:1] + (self.env.num_actions,), jnp.float32)
-        return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key)
+
+        def prior(observation, key):
+            return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key)
+
+        if not config.uses_teacher:
+            return zeros(observation, key)
+        return jax.lax.cond(consult, prior, zeros, observation, key)
 
     def reset_budget(self, config: TrainConfig) -> int | None:
         """How many new episodes a rollout step draws at a time (`Environment.step_batch`): the backend's
@@ -111,8 +121,10 @@ class Learner:
             return None
         return envs.reset_budget(config.num_envs)
 
-    def rollout(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, Transition]:
-        """A phase's rollout steps of every environment with the current policy."""
+    def rollout(self, config: TrainConfig, state: TrainState, late: bool = False,
+                consult: bool | jax.Array = True) -> tuple[TrainState, Transition]:
+        """A phase's rollout steps of every environment with the current policy (the teacher's prior on
+        each transition if `consult`)."""
         steps = config.rollout_steps(late)
         # A truncation bootstraps from the value of the episode's last observation (the environment
         # already shows the next episode's first). Episodes are truncated only by their time limit, so an
@@ -144,7 +156,7 @@ class Learner:
                 terminated=following.is_termination(),
                 done=done,
                 final_value=None,  # filled in after the rollout, from `ended`
-                teacher=self.teacher_prior(config, timestep.observation, teacher_key),
+                teacher=self.teacher_prior(config, timestep.observation, teacher_key, consult),
                 success=following.info["success"] & done,
                 episode_return=following.info["episode_return"],
                 episode_length=following.info["episode_length"],
@@ -176,11 +188,14 @@ class Learner:
         params = jax.tree.map(lambda p, u: p - learning_rate * u, params, updates)
         return params, opt_state, metrics
 
-    def update(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, dict]:
-        """One PPO update of a phase: rollout, advantages, epochs of minibatch steps; returns its metrics."""
+    def update(self, config: TrainConfig, state: TrainState, late: bool = False,
+               consult: bool | jax.Array = True) -> tuple[TrainState, dict]:
+        """One PPO update of a phase: rollout, advantages, epochs of minibatch steps; returns its metrics.
+        `consult=False` (only where λ is 0) leaves the teacher out: no prior, and NaN for the metrics
+        that compare with it (distill_loss, teacher_agreement)."""
         frames = config.frames_at(state.updates_done)
         distill = distill_coefficient(config.distill, frames) if config.uses_teacher else jnp.float32(0.0)
-        state, rollout = self.rollout(config, state, late)
+        state, rollout = self.rollout(config, state, late, consult)
         batch_size = config.phase_batch_size(late)
 
         _, last_value = self.policy(config, state.params, state.timestep.observation)
@@ -219,6 +234,7 @@ class Learner:
             epoch, (state.params, state.opt_state), jax.random.split(epoch_key, config.update_epochs)
         )
         metrics = jax.tree.map(jnp.mean, metrics)
+        metrics["distill_loss"] = jnp.where(consult, metrics["distill_loss"], jnp.nan)  # no prior to compare with
         ended = rollout.done.astype(jnp.float32)
         metrics.update(
             distill_coefficient=distill,
@@ -227,15 +243,28 @@ class Learner:
             successes=rollout.success.astype(jnp.float32).sum(),
             return_sum=(rollout.episode_return * ended).sum(),
             length_sum=(rollout.episode_length * ended).sum(),
-            teacher_agreement=(rollout.teacher * jax.nn.one_hot(rollout.action, self.env.num_actions)).sum(-1).mean(),
+            teacher_agreement=jnp.where(
+                consult, (rollout.teacher * jax.nn.one_hot(rollout.action, self.env.num_actions)).sum(-1).mean(),
+                jnp.nan),
         )
         state = state.replace(params=params, opt_state=opt_state, key=key, updates_done=state.updates_done + 1)
         return state, metrics
 
-    def chunk(self, config: TrainConfig, state: TrainState, late: bool = False) -> tuple[TrainState, dict]:
+    def chunk(self, config: TrainConfig, state: TrainState, consult: bool | jax.Array = True,
+              late: bool = False) -> tuple[TrainState, dict]:
         """A phase's updates of one chunk in one `lax.scan`; metrics stacked along a leading axis."""
-        return jax.lax.scan(lambda s, _: self.update(config, s, late), state, None,
+        return jax.lax.scan(lambda s, _: self.update(config, s, late, consult), state, None,
                             length=config.updates_in_chunk(late))
+
+
+def consults_teacher(config: TrainConfig, chunk_index: int) -> bool:
+    """Whether chunk `chunk_index` needs the teacher's prior: λ > 0 at its first update for some member
+    (λ never grows: once it is 0 for every member, the prior would only be multiplied by 0)."""
+    if not config.uses_teacher:
+        return False
+    frames = config.frames_at(config.updates_before_chunk(chunk_index))
+    return any(float(distill_coefficient(config.with_setting(setting).distill, frames)) > 0
+               for setting in config.settings)
 
 
 def build(config: TrainConfig) -> tuple[envs.Environment, teacher_cache.Table | None]:
@@ -265,7 +294,7 @@ class Program:
     learner: Learner
     members: TrainConfig  # each member's configuration: the traced leaves stacked along axis 0, replicated
     shardings: TrainState  # where each leaf of the state lies on the mesh (student/sharding.py)
-    compiled: Callable | None  # (members, state) -> (state, metrics); None if not compiled
+    compiled: Callable | None  # (members, state, consult) -> (state, metrics); None if not compiled
     compile_seconds: float
     compiled_late: Callable | None = None  # the late phase's chunk, if the run reaches it
 
@@ -279,13 +308,18 @@ class Program:
         seeds = jax.device_put(member_seeds(self.config), sharding.replicated(self.mesh))
         return jax.jit(jax.vmap(self.learner.init), out_shardings=self.shardings)(self.members, seeds)
 
-    def chunk(self, state: TrainState, late: bool = False) -> tuple[TrainState, dict]:
-        """One chunk of a phase's updates of every member; metrics float32[M, updates in the chunk]."""
+    def chunk(self, state: TrainState, late: bool = False, consult: bool = True) -> tuple[TrainState, dict]:
+        """One chunk of a phase's updates of every member; metrics float32[M, updates in the chunk].
+        `consult=False` skips the teacher's prior: only for chunks where λ is 0 (`consults_teacher`)."""
         compiled = self.compiled_late if late else self.compiled
         if compiled is None:
             raise ValueError(f"the {'late' if late else 'early'} phase's chunk was not compiled: make_train compiles "
                              "the phases of the chunks from its first_chunk on")
-        return compiled(self.members, state)
+        return compiled(self.members, state, jax.device_put(np.bool_(consult), sharding.replicated(self.mesh)))
+
+    def run_chunk(self, state: TrainState, chunk_index: int) -> tuple[TrainState, dict]:
+        """Chunk `chunk_index` of the run: its phase, and the teacher's prior while λ is above 0."""
+        return self.chunk(state, self.config.chunk_is_late(chunk_index), consults_teacher(self.config, chunk_index))
 
 
 def member_seeds(config: TrainConfig) -> np.ndarray:
@@ -312,8 +346,9 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
     start = time.perf_counter()
     compiled = {}
     for late in sorted({config.chunk_is_late(i) for i in range(first_chunk, config.num_chunks)}):
-        chunk = jax.jit(jax.vmap(functools.partial(learner.chunk, late=late)),
-                        in_shardings=(replicated, shardings), out_shardings=(shardings, replicated))
-        compiled[late] = chunk.lower(members, state).compile()
+        # The teacher flag is the chunk's, not a member's (not vmapped): skipping the prior is then a branch.
+        chunk = jax.jit(jax.vmap(functools.partial(learner.chunk, late=late), in_axes=(0, 0, None)),
+                        in_shardings=(replicated, shardings, replicated), out_shardings=(shardings, replicated))
+        compiled[late] = chunk.lower(members, state, jax.ShapeDtypeStruct((), jnp.bool_)).compile()
     return Program(config, learner, members, shardings, compiled.get(False), time.perf_counter() - start,
                    compiled.get(True))

@@ -73,7 +73,7 @@ def train(config: TrainConfig, resume_dir: str | None = None,
     for chunk_index in range(config.chunk_of_update(first_update), config.num_chunks):
         chunk_start = time.perf_counter()
         first, update = config.updates_before_chunk(chunk_index), config.updates_before_chunk(chunk_index + 1)
-        state, chunk_metrics = jax.block_until_ready(program.chunk(state, config.chunk_is_late(chunk_index)))
+        state, chunk_metrics = jax.block_until_ready(program.run_chunk(state, chunk_index))
         seconds = time.perf_counter() - chunk_start
         train_seconds += seconds
         table_rows = metrics.rows(config, chunk_metrics, first)

@@ -11,7 +11,8 @@ import pytest
 import envs
 import teacher_cache
 from student.config import DistillConfig, NetworkConfig, PPOConfig, Sweep, TrainConfig
-from student.ppo import make_train
+from student import metrics as run_metrics
+from student.ppo import consults_teacher, make_train
 from teacher_cache import table as tables
 from tests.probes import Probe
 
@@ -146,6 +147,36 @@ def test_a_sweep_over_numeric_hyperparameters_is_a_vmap():
         return float(sum(jax.tree.leaves(squares)))
 
     assert moved(2) > 10 * moved(0)  # the larger learning rate moved the parameters further
+
+
+def test_the_teacher_is_consulted_while_lambda_is_above_zero_for_some_member():
+    # 'measured': λ falls to its floor by 300k frames and is dropped at 400k; chunks here are 8,192 frames.
+    config = tiny(method="llm4teach", task="SimpleDoorKey", num_envs=1024, num_steps=4, total_frames=600_000)
+    boundaries = [config.frames_at(config.updates_before_chunk(i)) for i in range(config.num_chunks)]
+    consulted = [consults_teacher(config, i) for i in range(config.num_chunks)]
+    assert consulted == [frames < 400_000 for frames in boundaries] and consulted[0] and not consulted[-1]
+    # A sweep consults it while any of its members' λ is above 0; plain PPO never does.
+    swept = dataclasses.replace(config, distill=DistillConfig("custom"),
+                                sweep=Sweep(distill_stop_frame=(0.0, 100_000.0)))
+    assert [consults_teacher(swept, i) for i in range(config.num_chunks)] == [f < 100_000 for f in boundaries]
+    assert not any(consults_teacher(dataclasses.replace(config, method="ppo"), i) for i in range(config.num_chunks))
+
+
+def test_a_chunk_without_the_teacher_trains_as_one_with_it_once_lambda_is_zero():
+    # λ is 0 from frame 0: the prior only ever multiplies 0, so leaving it out changes no parameter.
+    config = tiny(method="llm4teach", task="SimpleDoorKey", distill=DistillConfig("custom", stop_frame=0.0))
+    assert not consults_teacher(config, 0)
+    program = make_train(config)
+    start = program.init()
+    (with_teacher, consulted), (without, skipped) = (program.chunk(start, consult=c) for c in (True, False))
+    chex.assert_trees_all_equal(with_teacher.params, without.params)
+    teacher_fields = run_metrics.TEACHER_FIELDS
+    for name in teacher_fields:
+        assert (consulted[name] > 0).all() and np.isnan(skipped[name]).all()
+    chex.assert_trees_all_equal({k: v for k, v in consulted.items() if k not in teacher_fields},
+                                {k: v for k, v in skipped.items() if k not in teacher_fields})
+    rows = [row for per_member in run_metrics.rows(config, skipped, 0) for row in per_member]
+    assert all(row[name] is None for row in rows for name in teacher_fields)
 
 
 def unrewarded(env):
