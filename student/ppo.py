@@ -29,6 +29,7 @@ from student import gae, sharding
 from student import network as student_network
 from student.config import ConfigError, TrainConfig
 from student.loss import distill_coefficient, ppo_loss
+from student.metrics import TEACHER_FIELDS
 
 
 class Transition(NamedTuple):
@@ -192,7 +193,7 @@ class Learner:
                consult: bool | jax.Array = True) -> tuple[TrainState, dict]:
         """One PPO update of a phase: rollout, advantages, epochs of minibatch steps; returns its metrics.
         `consult=False` (only where λ is 0) leaves the teacher out: no prior, and NaN for the metrics
-        that compare with it (distill_loss, teacher_agreement)."""
+        that compare with it (`metrics.TEACHER_FIELDS`)."""
         frames = config.frames_at(state.updates_done)
         distill = distill_coefficient(config.distill, frames) if config.uses_teacher else jnp.float32(0.0)
         state, rollout = self.rollout(config, state, late, consult)
@@ -234,7 +235,6 @@ class Learner:
             epoch, (state.params, state.opt_state), jax.random.split(epoch_key, config.update_epochs)
         )
         metrics = jax.tree.map(jnp.mean, metrics)
-        metrics["distill_loss"] = jnp.where(consult, metrics["distill_loss"], jnp.nan)  # no prior to compare with
         ended = rollout.done.astype(jnp.float32)
         metrics.update(
             distill_coefficient=distill,
@@ -243,10 +243,10 @@ class Learner:
             successes=rollout.success.astype(jnp.float32).sum(),
             return_sum=(rollout.episode_return * ended).sum(),
             length_sum=(rollout.episode_length * ended).sum(),
-            teacher_agreement=jnp.where(
-                consult, (rollout.teacher * jax.nn.one_hot(rollout.action, self.env.num_actions)).sum(-1).mean(),
-                jnp.nan),
+            teacher_agreement=(rollout.teacher * jax.nn.one_hot(rollout.action, self.env.num_actions)).sum(-1).mean(),
         )
+        for name in TEACHER_FIELDS:  # without the prior there is nothing to compare with
+            metrics[name] = jnp.where(consult, metrics[name], jnp.nan)
         state = state.replace(params=params, opt_state=opt_state, key=key, updates_done=state.updates_done + 1)
         return state, metrics
 
