@@ -64,9 +64,20 @@ def visible_cells(grid: jax.Array, agent_pos: jax.Array, agent_dir: jax.Array) -
     cells = grid[jnp.clip(ys, 0, height - 1), jnp.clip(xs, 0, width - 1)]
     # Off the grid counts as wall: nothing is seen there, and nothing through it.
     seen = visible_in_view(is_transparent(cells) & on_grid) & on_grid
+    # Each grid cell's place in the view (rows ahead, columns from the left), then the view's verdict
+    # there: 9 comparisons per cell of two small integers (comparing every cell with every view
+    # position's (x, y) instead cost an environment step a third of its time on a CPU).
+    vectors = jnp.asarray(codes.DIRECTION_VECTORS)
+    forward, right = vectors[agent_dir], vectors[(agent_dir + 1) % 4]
     grid_ys, grid_xs = jnp.indices((height, width))
-    hits = (grid_xs[None, None] == xs[..., None, None]) & (grid_ys[None, None] == ys[..., None, None])
-    return jnp.any(hits & seen[..., None, None], axis=(0, 1))
+    dx, dy = grid_xs - agent_pos[0], grid_ys - agent_pos[1]
+    ahead = dx * forward[0] + dy * forward[1]
+    column = dx * right[0] + dy * right[1] + VIEW_WIDTH // 2
+    visible = jnp.zeros((height, width), bool)
+    for row in range(VIEW_DEPTH):
+        for col in range(VIEW_WIDTH):
+            visible = visible | ((ahead == row) & (column == col) & seen[row, col])
+    return visible
 
 
 def memory_map(
