@@ -62,7 +62,9 @@ def inputs(observation: jax.Array, observation_shape: tuple[int, ...], categorie
         # Left to itself XLA fuses the codes into the egocentric gather and recomputes them per gathered
         # cell (twice the cost on a CPU); the barrier makes it compute them once.
         codes_ = egocentric(flat, jax.lax.optimization_barrier(codes_), egocentric_radius)
-    return codes_.reshape(batch_shape + codes_.shape[1:])
+    # And the same downstream: fused into the embedding's lookup, the egocentric gather and its index
+    # arithmetic ran once per feature of every cell (a rollout step 5% slower on a CPU).
+    return jax.lax.optimization_barrier(codes_).reshape(batch_shape + codes_.shape[1:])
 
 
 class ChannelEmbedding(nn.Module):
@@ -85,9 +87,46 @@ class ChannelEmbedding(nn.Module):
         if self.lookup:
             code = np.arange(int(np.prod(self.categories)))
             rows = np.stack([(code // s) % n + o for s, n, o in zip(strides, self.categories, offsets)], -1)
-            return jnp.take(kernel[rows].sum(-2), cells, axis=0)
+            return jnp.take(kernel[rows].sum(-2), cells, axis=0, mode="clip")  # codes are in range: no fill, no select
         one_hots = [jax.nn.one_hot((cells // s) % n, n, dtype=kernel.dtype) for s, n in zip(strides, self.categories)]
         return jnp.concatenate(one_hots, -1) @ kernel
+
+
+@jax.custom_vjp
+def _product_halving_its_weight_gradient(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    return x @ kernel
+
+
+def _product_forward(x, kernel):
+    return x @ kernel, (x, kernel)
+
+
+def _product_backward(saved, grad):
+    """The input's gradient as autodiff has it; the kernel's, xᵀ·grad, as two products over the halves
+    of the rows, summed. XLA's CPU backend runs one product contracting 4,096 rows into the first
+    layer's 324 x 64 kernel at 120 GFLOP/s, two at 190 (measured on this project's 2-core CPU)."""
+    x, kernel = saved
+    halves = lambda a: a.reshape((2, a.shape[0] // 2) + a.shape[1:])
+    return grad @ kernel.T, jnp.einsum("hri,hro->hio", halves(x), halves(grad)).sum(0)
+
+
+_product_halving_its_weight_gradient.defvjp(_product_forward, _product_backward)
+
+
+class TorsoDense(nn.Module):
+    """nn.Dense (the same parameters, initialised alike) whose kernel gradient is taken over two halves
+    of the batch (see `_product_backward`) if `halves` and the batch's row count is even."""
+
+    features: int
+    halves: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        rows = x.reshape(-1, x.shape[-1])
+        product = _product_halving_its_weight_gradient if self.halves and rows.shape[0] % 2 == 0 else jnp.matmul
+        return (product(rows, kernel) + bias).reshape(x.shape[:-1] + (self.features,))
 
 
 class ActorCritic(nn.Module):
@@ -99,6 +138,7 @@ class ActorCritic(nn.Module):
     hidden: int
     encoding: str = "onehot"
     lookup: bool = False  # the one-hot encoding computed as a table lookup (see ChannelEmbedding)
+    halves: bool = False  # the first dense layer's kernel gradient taken over two halves of the batch (TorsoDense)
 
     @nn.compact
     def __call__(self, cells: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -107,7 +147,7 @@ class ActorCritic(nn.Module):
         else:  # "onehot": one learned vector per channel value, summed
             embedded = ChannelEmbedding(self.categories, self.embed, self.lookup, name="cell_embedding")(cells)
         features = embedded.reshape(cells.shape[:-1] + (-1,))
-        torso = nn.relu(nn.Dense(self.hidden, name="torso")(features))
+        torso = nn.relu(TorsoDense(self.hidden, self.halves, name="torso")(features))
         actor = nn.relu(nn.Dense(self.hidden, name="actor_hidden")(torso))
         critic = nn.relu(nn.Dense(self.hidden, name="critic_hidden")(torso))
         logits = nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01), name="actor_out")(actor)

@@ -91,6 +91,21 @@ def test_the_one_hot_encoding_as_a_table_lookup_is_the_same_function_with_the_sa
     chex.assert_trees_all_close(jax.grad(loss(matmul))(params), jax.grad(loss(lookup))(params), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("rows", [16, 15])  # an odd count takes the plain product
+def test_the_first_layer_with_its_kernel_gradient_in_halves_is_nn_dense(rows):
+    cells = jnp.asarray(view(visited_maps()[:rows]))
+    plain = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, lookup=True)
+    halves = plain.clone(halves=True)
+    params = plain.init(jax.random.PRNGKey(0), cells[:1])
+    chex.assert_trees_all_equal(params, halves.init(jax.random.PRNGKey(0), cells[:1]))
+    chex.assert_trees_all_equal(plain.apply(params, cells), halves.apply(params, cells))
+
+    def loss(model):
+        return lambda p: sum(jnp.square(out).sum() for out in model.apply(p, cells))
+
+    chex.assert_trees_all_close(jax.grad(loss(plain))(params), jax.grad(loss(halves))(params), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("encoding, lookup", [("embed", False), ("onehot", False), ("onehot", True)])
 def test_each_encoding_sees_position_object_colour_state_direction_and_the_carried_item(encoding, lookup):
     layout = {"room": [8, 8], "door": [7, 3, "red"], "keys": [[4, 3, "red"]], "agent": [2, 3, codes.EAST]}
