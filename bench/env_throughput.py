@@ -13,7 +13,6 @@ step, as `jax.vmap(env.step)` and navix's own step do.
 
 import dataclasses
 import functools
-import platform
 import time
 from importlib.metadata import version
 
@@ -21,6 +20,7 @@ import jax
 import navix
 import tyro
 
+import bench
 import envs
 import teacher_cache
 
@@ -91,8 +91,7 @@ def main(args: Options) -> None:
     reference = navix.make(REFERENCE)  # navix's own step, with its own deferred autoreset
     tasks = [(name, envs.make(name), teacher_cache.load(name)) for name in envs.TASKS]
 
-    print(f"# Environment throughput: {platform.processor() or platform.machine()}, "
-          f"{jax.device_count()} x {jax.devices()[0].platform}, jax {jax.__version__}, navix {version('navix')}")
+    print(f"# Environment throughput: {bench.machine()}, navix {version('navix')}")
     print(f"# {args.steps}-step jitted scans; rows of one size timed in turn, best of {args.repeats} each")
     print("| task | envs | compile s | steps/s | vs navix DoorKey-8x8 | teacher prior: vs env alone |")
     print("|---|---:|---:|---:|---:|---:|")

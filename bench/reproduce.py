@@ -27,7 +27,6 @@ import json
 import multiprocessing
 import os
 import pickle
-import platform
 import queue
 import signal
 import subprocess
@@ -41,6 +40,7 @@ import jax
 import tyro
 
 import envs
+from bench import cpu_name
 from student import run_folder
 from student.config import CONFIG_FILE, ConfigError, TrainConfig
 from teacher_cache.table import TABLES_DIR, TableError, write_atomically
@@ -173,17 +173,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 class Progress:

@@ -15,9 +15,9 @@ import os
 import statistics
 import tempfile
 
-import jax
 import tyro
 
+import bench
 from student import metrics, run
 from student.config import TrainConfig
 
@@ -61,7 +61,7 @@ def median_or_none(values: list) -> float | None:
 
 def main(options: Options) -> None:
     print(f"# {options.task}: frames per seed until evaluation success >= {options.threshold} "
-          f"({options.eval_episodes} episodes per evaluation), {jax.devices()[0].platform}")
+          f"({options.eval_episodes} episodes per evaluation), {bench.machine()}")
     print("| method | envs | steps, epochs x minibatches, learning rate | seeds | frames per seed | median frames "
           "| median updates | median gradient steps | median train s | compile s | final success per seed |")
     print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|")

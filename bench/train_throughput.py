@@ -16,6 +16,7 @@ import time
 import jax
 import tyro
 
+import bench
 from student.config import TrainConfig
 from student.ppo import make_train
 
@@ -48,9 +49,7 @@ def timer(config: TrainConfig, late: bool):
 
 
 def main(options: Options) -> None:
-    device = jax.devices()[0]
-    print(f"# training throughput: {jax.device_count()} x {device.platform} ({device.device_kind}), "
-          f"jax {jax.__version__}")
+    print(f"# training throughput: {bench.machine()}")
     print("| task | envs | method | frames/update | compile s | frames/s | teacher overhead |")
     print("|---|---:|---|---:|---:|---:|---:|")
     for num_envs in options.num_envs:
