@@ -12,6 +12,7 @@ a memory map to its index in JAX.
 """
 
 import dataclasses
+import functools
 import itertools
 import re
 from typing import NamedTuple
@@ -120,7 +121,17 @@ def batch_last(observation: jax.Array) -> jax.Array:
     """uint8[H, W, 4, B] from memory maps [..., H, W, 4]: the batch as the minor axis, so that
     XLA's CPU loops run along it (the teacher's functions all take this layout)."""
     height, width, channels = observation.shape[-3:]
-    return jnp.moveaxis(observation.reshape(-1, height, width, channels), 0, -1)
+    flat = observation.reshape(-1, height * width, channels)
+    if channels > 4:
+        return jnp.moveaxis(flat.reshape(-1, height, width, channels), 0, -1)
+    # A cell's channels packed into one 32-bit word, the words transposed once, then each channel
+    # unpacked where it is read: transposing bytes straight from [B, ...] to [..., B], XLA's CPU
+    # backend read them a cache line apiece, again in each function that reads the maps (the prior
+    # 25% slower).
+    words = functools.reduce(jnp.bitwise_or, [flat[..., i].astype(jnp.uint32) << (8 * i) for i in range(channels)])
+    words = jax.lax.optimization_barrier(words.T)  # [H * W, B]
+    unpacked = [(words >> (8 * i)).astype(jnp.uint8) for i in range(channels)]  # the low byte of each
+    return jnp.stack(unpacked, axis=1).reshape(height, width, channels, -1)
 
 
 def at_agent(maps: jax.Array) -> jax.Array:
