@@ -1,5 +1,6 @@
 """Situations: memory map -> the authors' situation text, for every situation of every task."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -83,3 +84,10 @@ def test_situations_of_real_episodes():
     unknown = situations.vocabulary
     with pytest.raises(ValueError, match="no teacher situations"):
         unknown("Navix-DoorKey-8x8-v0")
+
+
+@pytest.mark.parametrize("shape", [(6, 10, 10, 4), (2, 3, 8, 8, 4), (5, 7, 7, 3), (4, 5, 5, 6)])
+def test_batch_last_moves_the_batch_to_the_minor_axis_whatever_the_channels(shape):
+    maps = jax.random.randint(jax.random.PRNGKey(0), shape, 0, 256).astype(jnp.uint8)
+    expected = jnp.moveaxis(maps.reshape((-1,) + shape[-3:]), 0, -1)
+    np.testing.assert_array_equal(jax.jit(situations.batch_last)(maps), expected)
