@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from envs import codes
+from envs import codes, view
 
 
 def cell_codes(observation: jax.Array, categories: Sequence[int]) -> jax.Array:
@@ -40,8 +40,7 @@ def egocentric(observation: jax.Array, codes_: jax.Array, radius: int) -> jax.Ar
     agent = jnp.argmax(direction_map != codes.NO_DIRECTION, axis=-1)
     agent_x, agent_y = agent % width, agent // width
     direction = jnp.take_along_axis(direction_map, agent[:, None], axis=1)[:, 0].astype(jnp.int32)
-    vectors = jnp.asarray(codes.DIRECTION_VECTORS)
-    forward, right = vectors[direction], vectors[(direction + 1) % 4]
+    forward, right = view.heading(direction)
     offsets = jnp.arange(-radius, radius + 1)
     ahead, side = -offsets[:, None], offsets[None, :]
     x = agent_x[:, None, None] + ahead * forward[:, None, None, 0] + side * right[:, None, None, 0]
