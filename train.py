@@ -2,7 +2,7 @@
 
     python train.py                                   # = train.py train: SimpleDoorKey, soft teacher
     python train.py train --task ColoredDoorKey --method ppo --seeds 0 1 2 --out runs/cdk-ppo
-    python train.py train --sweep.learning-rate 3e-4 1e-3 3e-3 --seeds 0 1    # a grid, one vmap
+    python train.py train --sweep.learning-rate 3e-4 1e-3 3e-3 --seeds 0 1    # a grid, one program
     python train.py resume runs/cdk-ppo               # continue from the last checkpoint
     python train.py resume runs/cdk-ppo --total-frames 600000                  # train further
     python train.py evaluate runs/cdk-ppo             # evaluate the last checkpoint

@@ -4,7 +4,7 @@ Every command-line option of `train.py` is a field here with a one-line docstrin
 turns them into `--help`). The configuration is itself the pytree the compiled program
 takes (as in Rejax): fields that set shapes or code paths are static (`static_field`),
 the numeric hyperparameters (learning rate, coefficients, λ schedule) are traced leaves,
-so a sweep over them is a `vmap` (`Sweep`, `members`), not a recompile.
+so a sweep over them is one program over the members (`Sweep`, `members`), not a recompile.
 """
 
 import dataclasses
@@ -134,7 +134,7 @@ Sweep = dataclasses.make_dataclass(
     ],
     frozen=True,
 )
-Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting with every seed (one vmap)."
+Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting with every seed (one program)."
 
 
 # The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches, learning rate).

@@ -129,7 +129,7 @@ def test_metrics_carry_ppo_health_signals_in_range(three_seeds):
     np.testing.assert_allclose(metrics["distill_coefficient"], 0.0)  # plain PPO: no distillation
 
 
-def test_a_sweep_over_numeric_hyperparameters_is_a_vmap():
+def test_a_sweep_over_numeric_hyperparameters_is_one_program():
     # One seed, a grid of two settings each: only the learning rate and the entropy weight differ.
     config = tiny(seeds=(0,), sweep=Sweep(learning_rate=(1e-4, 1e-2), ent_coef=(0.0, 0.5)))
     assert [setting for _, setting in config.members] == [
