@@ -91,6 +91,17 @@ def test_the_one_hot_encoding_as_a_table_lookup_is_the_same_function_with_the_sa
     chex.assert_trees_all_close(jax.grad(loss(matmul))(params), jax.grad(loss(lookup))(params), rtol=1e-4, atol=1e-6)
 
 
+def test_the_lookups_gradient_is_autodiffs_added_into_each_code_row():
+    # Codes repeat (as they do in observations), in a batch of any shape, stored as int16 as a rollout keeps them.
+    cells = jax.random.randint(jax.random.PRNGKey(1), (2, 3, 81), 0, 12).astype(jnp.int16)
+    table = jax.random.normal(jax.random.PRNGKey(2), (20, 4))
+    weights = jax.random.normal(jax.random.PRNGKey(3), (2, 3, 81, 4))
+    ours = jax.jit(jax.grad(lambda t: (network._rows(t, cells) * weights).sum()))(table)
+    autodiff = jax.jit(jax.grad(lambda t: (jnp.take(t, cells, axis=0) * weights).sum()))(table)
+    np.testing.assert_array_equal(ours, autodiff)
+    assert (ours[12:] == 0).all() and (ours[:12] != 0).all()
+
+
 @pytest.mark.parametrize("rows", [16, 15])  # an odd count takes the plain product
 def test_the_first_layer_with_its_kernel_gradient_in_halves_is_nn_dense(rows):
     cells = jnp.asarray(view(visited_maps()[:rows]))
