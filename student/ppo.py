@@ -77,7 +77,7 @@ class Learner:
     def network(self, config: TrainConfig) -> student_network.ActorCritic:
         net, cpu = config.network, jax.default_backend() == "cpu"
         # On a CPU: the embedding as a table lookup, and (on one device; halving a batch split over several
-        # would move it between them) the first layer's kernel gradient over two halves of the minibatch.
+        # would move it between them) the hidden layers' kernel gradients over two halves of the minibatch.
         return student_network.ActorCritic(self.env.num_actions, tuple(self.env.observation_categories), net.embed,
                                            net.hidden, net.encoding, lookup=cpu,
                                            halves=cpu and (self.mesh is None or self.mesh.size == 1))

@@ -103,7 +103,7 @@ def test_the_lookups_gradient_is_autodiffs_added_into_each_code_row():
 
 
 @pytest.mark.parametrize("rows", [16, 15])  # an odd count takes the plain product
-def test_the_first_layer_with_its_kernel_gradient_in_halves_is_nn_dense(rows):
+def test_the_hidden_layers_with_their_kernel_gradients_in_halves_are_nn_dense(rows):
     cells = jnp.asarray(view(visited_maps()[:rows]))
     plain = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, lookup=True)
     halves = plain.clone(halves=True)
