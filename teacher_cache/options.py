@@ -186,37 +186,54 @@ def room_extent(objects: jax.Array) -> tuple[jax.Array, jax.Array]:
     return bot_x.astype(jnp.int32), bot_y.astype(jnp.int32)
 
 
+def highest_bit(words: jax.Array, none: int = 0) -> jax.Array:
+    """int32: the index of the highest set bit of uint32 `words` (`none` where no bit is set)."""
+    return jnp.where(words == 0, none, 31 - jax.lax.clz(words).astype(jnp.int32))
+
+
+def lowest_bit(words: jax.Array, none: int = 0) -> jax.Array:
+    """int32: the index of the lowest set bit of uint32 `words` (`none` where no bit is set)."""
+    return highest_bit(words & (~words + 1), none)
+
+
 def explore(maps: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(action int32[B], done bool[B]): the authors' explore on memory maps uint8[H, W, 4, B]."""
-    height, width = maps.shape[:2]
-    # One plane holds all that explore reads: the objects, and at the agent's cell (which their map
-    # shows as "agent", whatever it holds) AGENT + its direction. Kept apart by the barrier, it is
-    # laid out batch-minor once, not re-read from the maps' own layout by every reduction below.
-    cells = jax.lax.optimization_barrier(jnp.where(at_agent(maps), codes.AGENT + maps[:, :, 3], maps[:, :, 0]))
-    agent = cells >= codes.AGENT
-    objects = jnp.minimum(cells, jnp.uint8(codes.AGENT))
-    ys, xs = (grid.astype(jnp.uint8)[:, :, None] for grid in jnp.indices((height, width)))
-    none = jnp.uint8(255)
+    """(action int32[B], done bool[B]): the authors' explore on memory maps uint8[H, W, 4, B].
 
-    def lowest(cells, where):
-        return jnp.where(where, cells, none).min(axis=(0, 1)).astype(jnp.int32)
-
-    def highest(cells, where):
-        return jnp.where(where, cells, 0).max(axis=(0, 1)).astype(jnp.int32)
-
-    # A few whole-map reductions, then arithmetic on [B]: on CPU the reductions are the cost.
-    x, y = highest(xs, agent), highest(ys, agent)
-    direction = highest(cells - codes.AGENT, agent)
-    around = jnp.stack([highest(objects, shift(agent, d, False)) for d in range(4)])  # the object each way
+    On a CPU its cost is its passes over the maps, so it makes few: one plane of what it reads; a
+    reduction each for the agent's cell and heading; the objects around the agent gathered, not
+    reduced from shifted maps; the room's extent; and the unseen cells as bits, a word per row and per
+    column, from which the furthest unseen cell each way is a bit's index (0.25 ms per 1,024 maps
+    with a masked reduction for each of these, 0.10 now; the same actions, tests/test_options.py)."""
+    height, width, _, batch = maps.shape
+    # One plane holds all that explore reads: the objects, and at the agent's cell AGENT + its direction.
+    # Kept apart by the barrier, it is laid out batch-minor once, not re-read from the maps' own layout
+    # by every pass below.
+    plane = jax.lax.optimization_barrier(jnp.where(at_agent(maps), codes.AGENT + maps[:, :, 3], maps[:, :, 0]))
+    agent = plane >= codes.AGENT
+    objects = jnp.minimum(plane, jnp.uint8(codes.AGENT))
+    ys, xs = jnp.indices((height, width))
+    place = (ys * width + xs).astype(jnp.uint8)[:, :, None]  # grids up to 16x16
+    cell = jnp.where(agent, place, 0).max(axis=(0, 1)).astype(jnp.int32)
+    direction = jnp.where(agent, plane - codes.AGENT, 0).max(axis=(0, 1)).astype(jnp.int32)
+    x, y = cell % width, cell // width
+    cells = objects.reshape(height * width, batch)
+    # The object each way (the agent never stands on the border, so each neighbour is on the grid).
+    around = jnp.stack([jnp.take_along_axis(cells, (cell + int(dy) * width + int(dx))[None], axis=0)[0]
+                        for dx, dy in codes.DIRECTION_VECTORS]).astype(jnp.int32)
     bot_x, bot_y = room_extent(objects)
     # Their slices of the room's extent [0, bot_x) x [0, bot_y) cut along a heading to the cells from
     # 2 on: heading east x >= x + 2, south y >= y + 2; west x < x - 1 and north y < y - 1, which
     # replace (not narrow) bot_x and bot_y. Each holds an unseen cell if the unseen cell
-    # furthest that way lies in it.
-    unseen = objects == codes.UNSEEN
-    above_bot_y, left_of_bot_x = unseen & (ys < bot_y), unseen & (xs < bot_x)
-    west_most, east_most = lowest(xs, above_bot_y), highest(xs, above_bot_y & (xs < bot_x))
-    north_most, south_most = lowest(ys, left_of_bot_x), highest(ys, left_of_bot_x & (ys < bot_y))
+    # furthest that way lies in it: bit x of a row's word, bit y of a column's, is that cell unseen.
+    unseen = (objects == codes.UNSEEN).astype(jnp.uint32)
+    row_words = (unseen << xs.astype(jnp.uint32)[:, :, None]).sum(axis=1, dtype=jnp.uint32)  # [H, B]
+    column_words = (unseen << ys.astype(jnp.uint32)[:, :, None]).sum(axis=0, dtype=jnp.uint32)  # [W, B]
+    above_bot_y = fold_or(jnp.where(jnp.arange(height)[:, None] < bot_y, row_words, 0), 1)  # columns x with one
+    left_of_bot_x = fold_or(jnp.where(jnp.arange(width)[:, None] < bot_x, column_words, 0), 1)  # rows y with one
+    below = lambda n: (jnp.uint32(1) << n.astype(jnp.uint32)) - 1
+    none = 255
+    west_most, east_most = lowest_bit(above_bot_y, none), highest_bit(above_bot_y & below(bot_x))
+    north_most, south_most = lowest_bit(left_of_bot_x, none), highest_bit(left_of_bot_x & below(bot_y))
 
     def unseen_towards(heading, x, y):
         east, south = east_most >= x + 2, south_most >= y + 2
