@@ -10,7 +10,7 @@ from envs.episodes import run_episodes, summary
 from student import checkpoint
 from student import config as configuration
 from student.config import ConfigError, TrainConfig
-from student.ppo import Learner, each_member, make_train
+from student.ppo import Learner, make_train
 
 MEASURES = ("success_rate", "mean_return", "mean_length")
 
@@ -26,7 +26,7 @@ def evaluator(learner: Learner, members: TrainConfig, episodes: int) -> Callable
     def one_member(config, params, key):
         return run_episodes(env, lambda obs, k: learner.act(config, params, obs, k), episodes, key)
 
-    play = jax.jit(each_member(one_member))
+    play = jax.jit(jax.vmap(one_member, in_axes=(0, 0, None)))
 
     def evaluate(params, key: jax.Array) -> list[dict]:
         outcome = play(members, jax.device_get(params), key)

@@ -3,8 +3,8 @@
 `make_train(config)` builds everything a run needs and compiles, ahead of time, one
 *chunk*: `updates_per_chunk` updates (rollout → teacher prior → advantages → epochs of
 minibatch steps) inside one `lax.scan`, for each of the run's members (every seed of
-every setting of a sweep; `each_member`: vmapped on an accelerator, one after another
-on a CPU). The configuration is an argument of the compiled program:
+every setting of a sweep; vmapped, or on a CPU one after another where that is faster:
+`sequential_members`). The configuration is an argument of the compiled program:
 its static fields shaped it, its numeric fields are traced, one row per member. The
 program runs data parallel over the run's devices (student/sharding.py): environments and
 minibatches split over them, parameters replicated. Once λ is 0 for every member the
@@ -326,15 +326,27 @@ class Program:
         return self.chunk(state, self.config.chunk_is_late(chunk_index), consults_teacher(self.config, chunk_index))
 
 
-def each_member(fn: Callable) -> Callable:
+# On a CPU, members train one after another when a minibatch holds this many frames or more.
+SEQUENTIAL_MINIBATCH = 2048
+
+
+def each_member(fn: Callable, sequential: bool) -> Callable:
     """`fn(member, state, *shared)` over every member: axis 0 of the stacked configurations and states
-    (and of the results), the shared arguments passed whole. Vmapped on an accelerator, where the
-    members fill it together; on a CPU one member after another (`lax.map`): XLA's CPU backend runs
-    the batched program slower, 6% for one member and 15% for three at the reference configuration
-    (README, "A faster student and teacher")."""
-    if jax.default_backend() == "cpu":
+    (and of the results), the shared arguments passed whole; vmapped, or one member after another
+    (`lax.map`) if `sequential`."""
+    if sequential:
         return lambda members, states, *shared: jax.lax.map(lambda pair: fn(*pair, *shared), (members, states))
     return lambda members, states, *shared: jax.vmap(lambda m, s: fn(m, s, *shared))(members, states)
+
+
+def sequential_members(config: TrainConfig, late: bool) -> bool:
+    """Whether a phase's chunk runs its members one after another: on a CPU, for one member (the plain
+    program) or minibatches of `SEQUENTIAL_MINIBATCH` frames or more, where XLA's CPU backend runs the
+    vmapped program's products slower (the reference configuration, 4,096-frame minibatches: 12-14%
+    slower vmapped, one seed or three); with smaller minibatches the vmapped members amortise each
+    operation's overhead (the recipe's 128-512: 7-24% faster vmapped; README, "Faster still")."""
+    return jax.default_backend() == "cpu" and (
+        len(config.members) == 1 or config.phase_minibatch_size(late) >= SEQUENTIAL_MINIBATCH)
 
 
 def member_seeds(config: TrainConfig) -> np.ndarray:
@@ -362,7 +374,8 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
     compiled = {}
     for late in sorted({config.chunk_is_late(i) for i in range(first_chunk, config.num_chunks)}):
         # The teacher flag is the chunk's, not a member's (shared): skipping the prior is then a branch.
-        chunk = jax.jit(each_member(functools.partial(learner.chunk, late=late)),
+        members_chunk = each_member(functools.partial(learner.chunk, late=late), sequential_members(config, late))
+        chunk = jax.jit(members_chunk,
                         in_shardings=(replicated, shardings, replicated), out_shardings=(shardings, replicated))
         compiled[late] = chunk.lower(members, state, jax.ShapeDtypeStruct((), jnp.bool_)).compile()
     return Program(config, learner, members, shardings, compiled.get(False), time.perf_counter() - start,

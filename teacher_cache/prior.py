@@ -6,6 +6,7 @@ Hard teacher: one plan drawn from P(plan | situation(o)), its action one-hot.
 
 import jax
 import jax.numpy as jnp
+from jax import custom_batching
 
 from envs import codes
 from teacher_cache.options import option_table, plan_actions
@@ -13,22 +14,52 @@ from teacher_cache.situations import batch_last, look, situation_ids
 from teacher_cache.table import Table
 
 
-def prior(table: Table, observation: jax.Array, hard: bool = False, key: jax.Array | None = None) -> jax.Array:
-    """float32[..., 7]: the teacher's action distribution for memory maps uint8[..., H, W, 4].
-
-    Any leading batch shape works, and a whole batch is best passed at once (the search
-    inside runs along the batch). `hard=True` needs a PRNG `key` to draw the plans.
-    """
-    if hard and key is None:
-        raise ValueError("the hard teacher draws a plan: pass key=jax.random.PRNGKey(...)")
-    maps = batch_last(jnp.asarray(observation))
+def _plans(table: Table, observation: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(action int32[..., P], probability float32[..., P]) of each plan of the situation of memory maps
+    uint8[..., H, W, 4]."""
+    maps = batch_last(observation)
     sight = look(table.vocabulary, maps)
     situation = situation_ids(table.vocabulary, sight)
     action_table, done_table = option_table(sight, maps)
     actions = plan_actions(action_table, done_table, table.verbs[situation], table.things[situation])
-    weights = table.probabilities[situation]
+    batch_shape = observation.shape[:-3]
+    return actions.reshape(batch_shape + actions.shape[1:]), table.probabilities[situation].reshape(
+        batch_shape + table.probabilities.shape[1:])
+
+
+@custom_batching.custom_vmap
+def plans(table: Table, observation: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`_plans`, whose `vmap` over the maps is a larger batch of maps. Batched by JAX's rules, the
+    go-to search's `while_loop` would become a loop that selects, at every step, between the states of
+    the slices still searching and those done: the prior 1.7x slower on a CPU (0.59 -> 1.01 ms per
+    1,024 maps, vmapped over one slice), as it was under the vmap over a run's members."""
+    return _plans(table, observation)
+
+
+@plans.def_vmap
+def _plans_vmap(axis_size, in_batched, table, observation):
+    table_batched, observation_batched = in_batched
+    if any(jax.tree.leaves(table_batched)):  # a batch of tables: JAX's own rules
+        out = jax.vmap(_plans, in_axes=(jax.tree.map(lambda b: 0 if b else None, table_batched),
+                                        0 if observation_batched else None))(table, observation)
+    elif observation_batched:  # the vmapped axis is one more leading axis of the maps
+        out = _plans(table, observation)
+    else:
+        out = jax.tree.map(lambda x: jnp.broadcast_to(x, (axis_size,) + x.shape), _plans(table, observation))
+    return out, (True, True)
+
+
+def prior(table: Table, observation: jax.Array, hard: bool = False, key: jax.Array | None = None) -> jax.Array:
+    """float32[..., 7]: the teacher's action distribution for memory maps uint8[..., H, W, 4].
+
+    Any leading batch shape works, and a whole batch is best passed at once (the search
+    inside runs along the batch; a `vmap` over the maps is folded into that batch).
+    `hard=True` needs a PRNG `key` to draw the plans.
+    """
+    if hard and key is None:
+        raise ValueError("the hard teacher draws a plan: pass key=jax.random.PRNGKey(...)")
+    actions, weights = plans(table, jnp.asarray(observation))
     if hard:
         chosen = jax.random.categorical(key, jnp.log(weights), axis=-1)
         weights = jax.nn.one_hot(chosen, weights.shape[-1], dtype=jnp.float32)
-    distribution = jnp.einsum("bp,bpa->ba", weights, jax.nn.one_hot(actions, codes.NUM_ACTIONS, dtype=jnp.float32))
-    return distribution.reshape(observation.shape[:-3] + (codes.NUM_ACTIONS,))
+    return jnp.einsum("...p,...pa->...a", weights, jax.nn.one_hot(actions, codes.NUM_ACTIONS, dtype=jnp.float32))

@@ -41,6 +41,32 @@ def test_prior_of_one_map_equals_the_batched_prior_and_vmaps():
     assert shape_of(ts.observation.reshape(4, 4, 10, 10, 4)) == (4, 4, 7)
 
 
+def test_a_vmap_of_the_prior_is_one_batch_of_maps_whatever_is_batched():
+    # vmap folds the mapped axis into the maps' batch (the search's while_loop is not batched). Whatever is
+    # mapped, the answers are those of one call per slice: maps and keys (the hard teacher), maps under two
+    # vmaps, the maps shared by every slice, a batch of tables.
+    env, table = envs.make("ColoredDoorKey"), teacher_cache.load("ColoredDoorKey")
+    ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(4), 12))
+    for _ in range(6):
+        ts = jax.vmap(env.step)(ts, jax.random.randint(jax.random.PRNGKey(5), (12,), 0, 3))
+    maps = ts.observation.reshape(3, 4, *ts.observation.shape[1:])
+    keys = jax.random.split(jax.random.PRNGKey(6), 3)
+
+    def one_call_per_slice(fn, *args):
+        return np.stack([np.asarray(jax.jit(fn)(*[a[i] for a in args])) for i in range(3)])
+
+    hard = lambda o, k: teacher_cache.prior(table, o, hard=True, key=k)  # noqa: E731
+    np.testing.assert_array_equal(jax.jit(jax.vmap(hard))(maps, keys), one_call_per_slice(hard, maps, keys))
+    soft = lambda o: teacher_cache.prior(table, o)  # noqa: E731
+    expected = one_call_per_slice(soft, maps)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(jax.vmap(soft)))(maps), expected)
+    shared = jax.jit(jax.vmap(lambda _: soft(maps[0]), axis_size=3))(np.arange(3))
+    np.testing.assert_array_equal(shared, np.broadcast_to(expected[0], shared.shape))
+    tables = jax.tree.map(lambda x: np.stack([x] * 3), table)
+    by_table = jax.jit(jax.vmap(lambda t, o: teacher_cache.prior(t, o)))(tables, maps)
+    np.testing.assert_array_equal(by_table, expected)
+
+
 def test_soft_prior_mixes_plans_by_probability():
     # "Agent sees <key>, <door>": 0.84 + 0.08 + 0.02 + 0.02 of the plans start by going to the key,
     # 0.04 ("pick up <key>, ...") pick up at once.
