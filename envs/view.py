@@ -8,6 +8,7 @@ that can be seen through, which is the rule of the authors' `process_vis` sweep.
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from envs import codes
 
@@ -23,8 +24,9 @@ def is_transparent(cell: jax.Array) -> jax.Array:
 
 
 def heading(agent_dir: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """int32[..., 2] twice: the (x, y) steps straight ahead and to the right of headings `agent_dir`."""
-    vectors = jnp.asarray(codes.DIRECTION_VECTORS)
+    """int32[..., 2] twice: the (x, y) steps straight ahead and to the right of headings `agent_dir`
+    (numpy arrays for a numpy `agent_dir`)."""
+    vectors = codes.DIRECTION_VECTORS if isinstance(agent_dir, np.ndarray) else jnp.asarray(codes.DIRECTION_VECTORS)
     return vectors[agent_dir], vectors[(agent_dir + 1) % 4]
 
 

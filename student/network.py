@@ -10,6 +10,7 @@ convolutions: XLA's CPU backend runs a convolution's gradient inside `lax.scan` 
 order of magnitude slower than a dense layer's (jax-ml/jax issue #12868).
 """
 
+import functools
 from typing import Sequence
 
 import flax.linen as nn
@@ -32,22 +33,33 @@ def cell_codes(observation: jax.Array, categories: Sequence[int]) -> jax.Array:
     return code
 
 
+@functools.lru_cache(maxsize=None)
+def _egocentric_sources(height: int, width: int, radius: int) -> np.ndarray:
+    """int32[H * W, 4, (2r+1)^2]: for an agent at each cell facing each way, the cell each view position
+    shows (row 0 furthest ahead, then left to right), or H * W where that is off the grid."""
+    offsets = np.arange(-radius, radius + 1)
+    ahead, side = -offsets[:, None], offsets[None, :]
+    cells = np.arange(height * width)
+    x, y = (cells % width)[:, None, None, None], (cells // width)[:, None, None, None]
+    forward, right = (v[None, :, None, None] for v in view.heading(np.arange(4)))
+    x = x + ahead * forward[..., 0] + side * right[..., 0]
+    y = y + ahead * forward[..., 1] + side * right[..., 1]
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    return np.where(inside, y * width + x, height * width).reshape(height * width, 4, -1).astype(np.int32)
+
+
 def egocentric(observation: jax.Array, codes_: jax.Array, radius: int) -> jax.Array:
     """int32[N, (2r+1)^2]: cell codes of memory maps [N, H, W, 4] seen from the agent, turned so
-    that it faces up (row 0 furthest ahead); cells off the grid read 0 (unseen)."""
+    that it faces up (row 0 furthest ahead); cells off the grid read 0 (unseen). Which cell each view
+    position shows is looked up, for the agent's cell and heading, in a table made once (computing it
+    per cell took 1.5x as long on a CPU)."""
     height, width = observation.shape[1:3]
     direction_map = observation[..., 3].reshape(observation.shape[0], -1)
     agent = jnp.argmax(direction_map != codes.NO_DIRECTION, axis=-1)
-    agent_x, agent_y = agent % width, agent // width
     direction = jnp.take_along_axis(direction_map, agent[:, None], axis=1)[:, 0].astype(jnp.int32)
-    forward, right = view.heading(direction)
-    offsets = jnp.arange(-radius, radius + 1)
-    ahead, side = -offsets[:, None], offsets[None, :]
-    x = agent_x[:, None, None] + ahead * forward[:, None, None, 0] + side * right[:, None, None, 0]
-    y = agent_y[:, None, None] + ahead * forward[:, None, None, 1] + side * right[:, None, None, 1]
-    inside = ((x >= 0) & (x < width) & (y >= 0) & (y < height)).reshape(observation.shape[0], -1)
-    flat = jnp.where(inside, (y * width + x).reshape(inside.shape), 0)
-    return jnp.where(inside, jnp.take_along_axis(codes_, flat, axis=1), 0)
+    sources = jnp.asarray(_egocentric_sources(height, width, radius))[agent, direction]
+    off_grid = jnp.zeros(codes_.shape[:1] + (1,), codes_.dtype)
+    return jnp.take_along_axis(jnp.concatenate([codes_, off_grid], axis=1), sources, axis=1)
 
 
 def inputs(observation: jax.Array, observation_shape: tuple[int, ...], categories: Sequence[int],
