@@ -68,6 +68,27 @@ def test_the_egocentric_view_puts_what_lies_ahead_above_the_agent():
     assert cells[radius + 3, radius] == 0  # behind the agent, never seen
 
 
+def test_each_view_position_shows_the_cell_so_far_ahead_and_to_the_side_or_0_off_the_grid():
+    # Maps of random cells, the agent anywhere facing any way; position (i, j) of the view shows the cell
+    # (radius - i) steps ahead and (j - radius) to the right of the agent, written out cell by cell here.
+    rng = np.random.default_rng(0)
+    size, radius, n = 7, 4, 40
+    maps = rng.integers(0, [11, 6, 3, 1], (n, size, size, 4)).astype(np.uint8)
+    maps[..., 3] = codes.NO_DIRECTION
+    agents = rng.integers(0, size, (n, 2))
+    headings = rng.integers(0, 4, n)
+    maps[np.arange(n), agents[:, 1], agents[:, 0], 3] = headings
+    codes_ = np.asarray(network.cell_codes(jnp.asarray(maps), CATEGORIES)).reshape(n, size, size)
+    seen = view(maps, radius).reshape(n, 2 * radius + 1, 2 * radius + 1)
+    for k in range(n):
+        forward, right = codes.DIRECTION_VECTORS[headings[k]], codes.DIRECTION_VECTORS[(headings[k] + 1) % 4]
+        for i in range(2 * radius + 1):
+            for j in range(2 * radius + 1):
+                x, y = agents[k] + (radius - i) * forward + (j - radius) * right
+                expected = codes_[k, y, x] if 0 <= x < size and 0 <= y < size else 0
+                assert seen[k, i, j] == expected, (k, i, j)
+
+
 def test_the_actor_critic_gives_logits_and_a_value_per_observation():
     cells = view(visited_maps()[:5])
     model = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16)
