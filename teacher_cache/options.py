@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from envs import codes
+from envs import codes, view
 from teacher_cache.situations import Sight, at_agent
 
 # Paths of this many steps or more count as unreachable (none inside a 10x10 room with a few
@@ -247,8 +247,8 @@ def explore(maps: jax.Array) -> tuple[jax.Array, jax.Array]:
         return jnp.stack([objects == kind for kind in kinds]).any(axis=0)
 
     left, right, behind = (direction + 3) % 4, (direction + 1) % 4, (direction + 2) % 4
-    vectors = jnp.asarray(codes.DIRECTION_VECTORS)
-    ahead_x, ahead_y = x + vectors[direction, 0], y + vectors[direction, 1]
+    forward, _ = view.heading(direction)
+    ahead_x, ahead_y = x + forward[:, 0], y + forward[:, 1]
     movable = (codes.KEY, codes.BALL, codes.BOX)  # lava ahead is walked into
     blocked_left = one_of(towards(around, left), (codes.WALL, codes.DOOR) + movable)
     reasons = [

@@ -42,10 +42,8 @@ def _plans_vmap(axis_size, in_batched, table, observation):
     if any(jax.tree.leaves(table_batched)):  # a batch of tables: JAX's own rules
         out = jax.vmap(_plans, in_axes=(jax.tree.map(lambda b: 0 if b else None, table_batched),
                                         0 if observation_batched else None))(table, observation)
-    elif observation_batched:  # the vmapped axis is one more leading axis of the maps
+    else:  # the maps are batched (the rule runs only for a batched input): one more leading axis of them
         out = _plans(table, observation)
-    else:
-        out = jax.tree.map(lambda x: jnp.broadcast_to(x, (axis_size,) + x.shape), _plans(table, observation))
     return out, (True, True)
 
 
