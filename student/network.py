@@ -11,7 +11,7 @@ order of magnitude slower than a dense layer's (jax-ml/jax issue #12868).
 """
 
 import functools
-from typing import Sequence
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -132,42 +132,59 @@ def _rows_backward(saved, grad):
 _rows.defvjp(_rows_forward, _rows_backward)
 
 
-@jax.custom_vjp
-def _product_halving_its_weight_gradient(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def _kernel_gradient_in_halves(x: jax.Array, grad: jax.Array) -> jax.Array:
+    """xᵀ·grad as two products over the halves of the rows, summed. XLA's CPU backend runs one product
+    contracting 4,096 rows into the first layer's 324 x 64 kernel at 120 GFLOP/s, two at 190; into a
+    64 x 64 kernel, 0.29 ms and 0.25 (measured on this project's 2-core CPU)."""
+    halves = lambda a: a.reshape((2, a.shape[0] // 2) + a.shape[1:])
+    return jnp.einsum("hri,hro->hio", halves(x), halves(grad)).sum(0)
+
+
+def _kernel_gradient_summed(x: jax.Array, grad: jax.Array) -> jax.Array:
+    """xᵀ·grad for a narrow kernel, as products summed over the rows laid out [rows, outputs, inputs]:
+    XLA's CPU backend runs the product for the heads' 64 x 7 and 64 x 1 kernels (4,096 rows) in 0.20 and
+    0.14 ms, at a few GFLOP/s; summed, 0.08 and 0.02 (measured on this project's 2-core CPU)."""
+    return (grad[:, :, None] * x[:, None, :]).sum(0).T
+
+
+KERNEL_GRADIENTS = {"halves": _kernel_gradient_in_halves, "summed": _kernel_gradient_summed}
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _product(kernel_gradient: str, x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """x @ kernel, with the kernel's gradient computed by `KERNEL_GRADIENTS[kernel_gradient]`."""
     return x @ kernel
 
 
-def _product_forward(x, kernel):
+def _product_forward(kernel_gradient, x, kernel):
     return x @ kernel, (x, kernel)
 
 
-def _product_backward(saved, grad):
-    """The input's gradient as autodiff has it; the kernel's, xᵀ·grad, as two products over the halves
-    of the rows, summed. XLA's CPU backend runs one product contracting 4,096 rows into the first
-    layer's 324 x 64 kernel at 120 GFLOP/s, two at 190; into a 64 x 64 kernel, 0.29 ms and 0.25
-    (measured on this project's 2-core CPU)."""
+def _product_backward(kernel_gradient, saved, grad):
     x, kernel = saved
-    halves = lambda a: a.reshape((2, a.shape[0] // 2) + a.shape[1:])
-    return grad @ kernel.T, jnp.einsum("hri,hro->hio", halves(x), halves(grad)).sum(0)
+    return grad @ kernel.T, KERNEL_GRADIENTS[kernel_gradient](x, grad)
 
 
-_product_halving_its_weight_gradient.defvjp(_product_forward, _product_backward)
+_product.defvjp(_product_forward, _product_backward)
 
 
-class HalvingDense(nn.Module):
-    """nn.Dense (the same parameters, initialised alike) whose kernel gradient is taken over two halves
-    of the batch (see `_product_backward`) if `halves` and the batch's row count is even."""
+class Dense(nn.Module):
+    """nn.Dense (the same parameters, initialised alike) whose kernel gradient may be computed in a form
+    XLA's CPU backend runs faster than autodiff's product: `kernel_gradient` "halves" (over two halves of
+    the batch, if its row count is even) or "summed" (for narrow kernels); "autodiff" is nn.Dense's."""
 
     features: int
-    halves: bool = False
+    kernel_gradient: str = "autodiff"
+    kernel_init: Callable = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), (x.shape[-1], self.features))
+        kernel = self.param("kernel", self.kernel_init, (x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
         rows = x.reshape(-1, x.shape[-1])
-        product = _product_halving_its_weight_gradient if self.halves and rows.shape[0] % 2 == 0 else jnp.matmul
-        return (product(rows, kernel) + bias).reshape(x.shape[:-1] + (self.features,))
+        plain = self.kernel_gradient == "autodiff" or (self.kernel_gradient == "halves" and rows.shape[0] % 2)
+        product = jnp.matmul(rows, kernel) if plain else _product(self.kernel_gradient, rows, kernel)
+        return (product + bias).reshape(x.shape[:-1] + (self.features,))
 
 
 class ActorCritic(nn.Module):
@@ -179,7 +196,8 @@ class ActorCritic(nn.Module):
     hidden: int
     encoding: str = "onehot"
     lookup: bool = False  # the one-hot encoding computed as a table lookup (see ChannelEmbedding)
-    halves: bool = False  # the hidden layers' kernel gradients taken over two halves of the batch (HalvingDense)
+    halves: bool = False  # the hidden layers' kernel gradients taken over two halves of the batch (Dense)
+    summed_heads: bool = False  # the heads' kernel gradients as products summed over the batch (Dense)
 
     @nn.compact
     def __call__(self, cells: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -188,9 +206,11 @@ class ActorCritic(nn.Module):
         else:  # "onehot": one learned vector per channel value, summed
             embedded = ChannelEmbedding(self.categories, self.embed, self.lookup, name="cell_embedding")(cells)
         features = embedded.reshape(cells.shape[:-1] + (-1,))
-        torso = nn.relu(HalvingDense(self.hidden, self.halves, name="torso")(features))
-        actor = nn.relu(HalvingDense(self.hidden, self.halves, name="actor_hidden")(torso))
-        critic = nn.relu(HalvingDense(self.hidden, self.halves, name="critic_hidden")(torso))
-        logits = nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01), name="actor_out")(actor)
-        value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0), name="critic_out")(critic)
+        hidden = "halves" if self.halves else "autodiff"
+        head = "summed" if self.summed_heads else "autodiff"
+        torso = nn.relu(Dense(self.hidden, hidden, name="torso")(features))
+        actor = nn.relu(Dense(self.hidden, hidden, name="actor_hidden")(torso))
+        critic = nn.relu(Dense(self.hidden, hidden, name="critic_hidden")(torso))
+        logits = Dense(self.num_actions, head, nn.initializers.orthogonal(0.01), name="actor_out")(actor)
+        value = Dense(1, head, nn.initializers.orthogonal(1.0), name="critic_out")(critic)
         return logits, value[..., 0]

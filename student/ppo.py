@@ -76,11 +76,12 @@ class Learner:
 
     def network(self, config: TrainConfig) -> student_network.ActorCritic:
         net, cpu = config.network, jax.default_backend() == "cpu"
-        # On a CPU: the embedding as a table lookup, and (on one device; halving a batch split over several
-        # would move it between them) the hidden layers' kernel gradients over two halves of the minibatch.
+        # On a CPU: the embedding as a table lookup, the heads' kernel gradients as sums, and (on one device;
+        # halving a batch split over several would move it between them) the hidden layers' kernel gradients
+        # over two halves of the minibatch.
         return student_network.ActorCritic(self.env.num_actions, tuple(self.env.observation_categories), net.embed,
                                            net.hidden, net.encoding, lookup=cpu,
-                                           halves=cpu and (self.mesh is None or self.mesh.size == 1))
+                                           halves=cpu and (self.mesh is None or self.mesh.size == 1), summed_heads=cpu)
 
     def inputs(self, config: TrainConfig, observation: jax.Array) -> jax.Array:
         """The network's inputs for a batch of observations (egocentric for our memory maps)."""

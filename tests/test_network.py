@@ -3,6 +3,7 @@
 import functools
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -123,19 +124,27 @@ def test_the_lookups_gradient_is_autodiffs_added_into_each_code_row():
     assert (ours[12:] == 0).all() and (ours[:12] != 0).all()
 
 
-@pytest.mark.parametrize("rows", [16, 15])  # an odd count takes the plain product
-def test_the_hidden_layers_with_their_kernel_gradients_in_halves_are_nn_dense(rows):
+@pytest.mark.parametrize("rows", [16, 15])  # an odd count takes the plain product for the halves
+@pytest.mark.parametrize("halves, summed_heads", [(True, False), (False, True), (True, True)])
+def test_the_layers_with_their_kernel_gradients_in_halves_or_summed_are_nn_dense(rows, halves, summed_heads):
     cells = jnp.asarray(view(visited_maps()[:rows]))
     plain = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, lookup=True)
-    halves = plain.clone(halves=True)
+    ours = plain.clone(halves=halves, summed_heads=summed_heads)
     params = plain.init(jax.random.PRNGKey(0), cells[:1])
-    chex.assert_trees_all_equal(params, halves.init(jax.random.PRNGKey(0), cells[:1]))
-    chex.assert_trees_all_equal(plain.apply(params, cells), halves.apply(params, cells))
+    chex.assert_trees_all_equal(params, ours.init(jax.random.PRNGKey(0), cells[:1]))
+    chex.assert_trees_all_equal(plain.apply(params, cells), ours.apply(params, cells))
 
     def loss(model):
         return lambda p: sum(jnp.square(out).sum() for out in model.apply(p, cells))
 
-    chex.assert_trees_all_close(jax.grad(loss(plain))(params), jax.grad(loss(halves))(params), rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(jax.grad(loss(plain))(params), jax.grad(loss(ours))(params), rtol=1e-5, atol=1e-6)
+
+
+def test_the_same_parameters_as_nn_dense_initialised_alike():
+    x = jax.random.normal(jax.random.PRNGKey(1), (6, 5))
+    for init in (nn.initializers.lecun_normal(), nn.initializers.orthogonal(0.01)):
+        ours = network.Dense(3, "summed", init).init(jax.random.PRNGKey(2), x)
+        chex.assert_trees_all_equal(ours, nn.Dense(3, kernel_init=init).init(jax.random.PRNGKey(2), x))
 
 
 @pytest.mark.parametrize("encoding, lookup", [("embed", False), ("onehot", False), ("onehot", True)])
