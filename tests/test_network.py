@@ -145,6 +145,8 @@ def test_the_same_parameters_as_nn_dense_initialised_alike():
     for init in (nn.initializers.lecun_normal(), nn.initializers.orthogonal(0.01)):
         ours = network.Dense(3, "summed", init).init(jax.random.PRNGKey(2), x)
         chex.assert_trees_all_equal(ours, nn.Dense(3, kernel_init=init).init(jax.random.PRNGKey(2), x))
+    with pytest.raises(ValueError, match="kernel_gradient must be"):
+        network.Dense(3, "halfs").init(jax.random.PRNGKey(2), x)
 
 
 @pytest.mark.parametrize("encoding, lookup", [("embed", False), ("onehot", False), ("onehot", True)])
