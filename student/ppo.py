@@ -345,7 +345,7 @@ def sequential_members(config: TrainConfig, late: bool) -> bool:
     program) or minibatches of `SEQUENTIAL_MINIBATCH` frames or more, where XLA's CPU backend runs the
     vmapped program's products slower (the reference configuration, 4,096-frame minibatches: 12-14%
     slower vmapped, one seed or three); with smaller minibatches the vmapped members amortise each
-    operation's overhead (the recipe's 128-512: 7-24% faster vmapped; README, "Faster still")."""
+    operation's overhead (the recipe's 128-512: 7-24% faster vmapped; docs/measurements.md, "Faster still")."""
     return jax.default_backend() == "cpu" and (
         len(config.members) == 1 or config.phase_minibatch_size(late) >= SEQUENTIAL_MINIBATCH)
 
