@@ -446,6 +446,18 @@ def pinned(cores: list[int]):
         os.sched_setaffinity(0, before)
 
 
+def next_job(jobs):
+    """The next item of `jobs`, waited for a second at a time. A blocking wait could hang on Ctrl-C: Python
+    only notes a signal, and raises KeyboardInterrupt when this thread next runs Python, so a SIGINT that
+    lands just before the wait's read (or is taken by another of the process's threads) leaves it blocked
+    (`stop` then killed the worker after 30 s: once in CI, once in 84 tries on 2 busy cores)."""
+    while True:
+        try:
+            return jobs.get(timeout=1.0)
+        except queue.Empty:
+            continue
+
+
 def worker(options: Options, parent: int, jobs, messages) -> None:
     """A worker process: runs parts from `jobs` until it reads None and tells `messages` how each goes;
     it ends if the main process `parent` does (killed, it cannot stop its workers)."""
@@ -463,7 +475,7 @@ def worker(options: Options, parent: int, jobs, messages) -> None:
 
         run.keep_compiled_programs()
         messages.put(("ready", None, None))
-        while (part := jobs.get()) is not None:
+        while (part := next_job(jobs)) is not None:
             messages.put(("began", part.name, None))
             begin = time.perf_counter()
             try:

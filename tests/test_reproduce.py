@@ -5,6 +5,9 @@ import csv
 import json
 import multiprocessing
 import os
+import signal
+import threading
+import time
 
 import pytest
 
@@ -256,3 +259,34 @@ def test_stopping_workers_asks_them_first_as_ctrl_c_does():
     assert messages.get(timeout=300)[0] == "ready"  # waiting for a part
     reproduce.stop([process], ask=True)
     assert process.exitcode == 0
+
+
+def _wait_for_a_job_while_another_thread_takes_ctrl_c(jobs, messages):
+    """In a worker's place: SIGINT blocked in this thread, so that the kernel hands it to the other one."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Thread(target=time.sleep, args=(120,), daemon=True).start()  # started with SIGINT unblocked
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        messages.put("waiting")
+        reproduce.next_job(jobs)
+    except KeyboardInterrupt:
+        messages.put("interrupted")
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_a_worker_waiting_for_a_part_ends_on_ctrl_c_whichever_thread_takes_it():
+    """Python raises KeyboardInterrupt in the main thread only when it next runs Python code: a worker
+    blocked on its job queue when another thread took the signal stayed blocked (killed by `stop`)."""
+    context = multiprocessing.get_context("spawn")
+    jobs, messages = context.Queue(), context.Queue()
+    process = context.Process(target=_wait_for_a_job_while_another_thread_takes_ctrl_c, args=(jobs, messages))
+    process.start()
+    try:
+        assert messages.get(timeout=300) == "waiting"
+        time.sleep(0.5)  # well into the wait
+        os.kill(process.pid, signal.SIGINT)
+        assert messages.get(timeout=30) == "interrupted"
+    finally:
+        process.kill()
+        process.join()
+
