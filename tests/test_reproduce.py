@@ -289,4 +289,3 @@ def test_a_worker_waiting_for_a_part_ends_on_ctrl_c_whichever_thread_takes_it():
     finally:
         process.kill()
         process.join()
-
