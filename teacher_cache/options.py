@@ -93,7 +93,8 @@ def fold_or(words: jax.Array, axes: int) -> jax.Array:
     return words[0]
 
 
-def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...]) -> tuple[jax.Array, jax.Array]:
+def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...],
+                 steps_per_iteration: int = 1) -> tuple[jax.Array, jax.Array]:
     """(steps int32[T, B], first action int32[T, B]): for each of the goal masks bool[H, W, B], the
     fewest of MiniGrid's left/right/forward to stand facing one of its cells, entering only `enterable`
     cells of the interior, and the first action of such a path (ties: left, then right, then forward;
@@ -103,7 +104,13 @@ def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...]) -> tuple[jax.Arr
     d, the states reachable within k steps by a path starting with a are a byte array uint8[H-2, W-2,
     B / 8]. They grow one step at a time until nothing more is reachable; at each step a goal that a
     set faces for the first time is reached in k steps, by the lowest first action that reaches it then.
+
+    `steps_per_iteration` steps grow the sets in each iteration of the search's `while_loop`: the same
+    answers (steps past the last are no-ops), with fewer checks of the loop's condition, which XLA's GPU
+    backend reads back on the host at every iteration (`bench.go_to_search` times the choices).
     """
+    if steps_per_iteration < 1:
+        raise ValueError(f"steps_per_iteration must be at least 1, got {steps_per_iteration}")
     batch = maps.shape[-1]
     inner = maps[1:-1, 1:-1]
     agent = at_agent(inner)
@@ -131,7 +138,7 @@ def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...]) -> tuple[jax.Arr
         # Kept packed until the end: which goals are found, by which first action, and the step
         # count in binary, one byte array a bit.
         hit = jnp.stack([jnp.stack([faced(states, goal_facing) for states in reached]) for goal_facing in facing])
-        new = (hit[:, 0] | hit[:, 1] | hit[:, 2]) & ~found.any
+        new = jnp.where(k < MAX_STEPS, (hit[:, 0] | hit[:, 1] | hit[:, 2]) & ~found.any, 0)
         right = found.right | (new & ~hit[:, 0] & hit[:, 1])
         forward = found.forward | (new & ~hit[:, 0] & ~hit[:, 1])
         bits = tuple(jnp.where((k >> j) & 1 == 1, bit | new, bit) for j, bit in enumerate(found.steps))
@@ -149,6 +156,9 @@ def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...]) -> tuple[jax.Arr
         more = fold_or(functools.reduce(operator.or_, [g ^ r for g, r in zip(grown[2], reached[2])]), 3)
         return k + 1, grown, found, more > 0
 
+    def iteration(carry):  # an inner loop of a known trip count: a GPU runs it without reading back
+        return jax.lax.fori_loop(0, steps_per_iteration, lambda _, carry: one_step(carry), carry)
+
     # After one step, in FIRST_ACTIONS order: turned left, turned right, or the start and the cell ahead.
     reached = (
         tuple(start[(d + 1) % 4] for d in range(4)),
@@ -158,7 +168,7 @@ def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...]) -> tuple[jax.Arr
     facing_now = jnp.stack([faced(start, goal_facing) for goal_facing in facing])
     none = jnp.zeros_like(facing_now)
     found = record(jnp.int32(1), reached, Found(facing_now, none, facing_now, (none,) * STEP_BITS))
-    _, _, found, _ = jax.lax.while_loop(growing, one_step, (jnp.int32(1), reached, found, jnp.bool_(True)))
+    _, _, found, _ = jax.lax.while_loop(growing, iteration, (jnp.int32(1), reached, found, jnp.bool_(True)))
     steps = sum(unpack(bit, batch).astype(jnp.int32) << j for j, bit in enumerate(found.steps))
     steps = jnp.where(unpack(found.any, batch), steps, MAX_STEPS)
     first = jnp.where(unpack(found.right, batch), codes.RIGHT, codes.LEFT)

@@ -169,6 +169,46 @@ def test_go_to_search_matches_a_breadth_first_search_on_every_reference_map():
     assert set(counts) == {codes.LEFT, codes.RIGHT, codes.FORWARD, "facing", "unreachable"}  # all pinned
 
 
+def serpentine_map() -> np.ndarray:
+    """A 15x15 memory map whose interior is one winding corridor, the agent at its start facing east:
+    paths along it run past the search's limit."""
+    size = 15
+    memory_map = np.zeros((size, size, 4), np.uint8)
+    memory_map[..., 0], memory_map[..., 3] = codes.EMPTY, codes.NO_DIRECTION
+    memory_map[[0, -1], :, 0] = memory_map[:, [0, -1], 0] = codes.WALL
+    for i, y in enumerate(range(2, size - 1, 2)):
+        memory_map[y, 1:-1, 0] = codes.WALL
+        memory_map[y, size - 2 if i % 2 == 0 else 1, 0] = codes.EMPTY  # the corridor turns at alternate ends
+    memory_map[1, 1, 3] = codes.EAST
+    return memory_map
+
+
+@pytest.mark.parametrize("steps_per_iteration", [1, 3, 49])
+def test_go_to_search_grows_any_number_of_steps_an_iteration_with_the_same_answers(steps_per_iteration):
+    memory_map = serpentine_map()
+    goals = []
+    for y in (1, 3, 5, 7):
+        for x in (1, 7, 13):
+            goal = np.zeros(memory_map.shape[:2], bool)
+            goal[y, x] = memory_map[y, x, 0] == codes.EMPTY
+            goals.append(goal)
+    expected = [shortest_go_to(memory_map, goal) for goal in goals]
+    assert {steps < UNREACHABLE_STEPS for steps, _ in expected} == {True, False}  # the limit is crossed
+    steps, first = jax.jit(lambda maps, goals: options.go_to_search(maps, goals, steps_per_iteration))(
+        batch_last(memory_map[None]), tuple(goal[..., None] for goal in goals))
+    for t, (want_steps, want_first) in enumerate(expected):
+        if want_steps == UNREACHABLE_STEPS:
+            assert (int(steps[t, 0]), int(first[t, 0])) == (UNREACHABLE_STEPS, codes.FORWARD), f"goal {t}"
+        else:
+            assert (int(steps[t, 0]), int(first[t, 0])) == (want_steps, want_first), f"goal {t}"
+
+
+def test_go_to_search_refuses_no_steps_an_iteration():
+    memory_map = serpentine_map()
+    with pytest.raises(ValueError, match="steps_per_iteration"):
+        options.go_to_search(batch_last(memory_map[None]), (np.zeros((15, 15, 1), bool),), 0)
+
+
 def test_go_to_an_unseen_or_unreachable_target_does_nothing():
     layout = {"room": [8, 8], "door": [7, 5, "red"], "keys": [[6, 6, "red"]], "agent": [1, 1, codes.WEST]}
     prior = jitted_prior("SimpleDoorKey", "go to <key>, pick up <key>")

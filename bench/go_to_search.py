@@ -1,0 +1,110 @@
+"""The teacher's go-to search alone, growing 1, 2, 4, ... steps per iteration of its loop, side by side.
+
+    python -m bench.go_to_search [--sizes 1024 4096 16384] [--steps-per-iteration 1 2 4 8 49]
+
+The search (`teacher_cache.options.go_to_search`) is a `while_loop` that grows the reachable
+states one step at a time until nothing more is reachable (about 26 steps for a batch of 1024
+SimpleDoorKey maps). XLA's GPU backend copies the loop's condition to the host and waits for
+it at every iteration; an inner loop of a known trip count runs without that wait. Growing
+more steps per iteration trades those waits for steps past the end, which change nothing.
+The answers are checked equal for every choice before anything is timed.
+
+Memory maps: the task's environments acting by the teacher's prior, `--batches` consecutive
+steps after `--warmup` steps (the maps a rollout sees early in training); goals: every thing
+of the task's vocabulary, as the prior searches for them. Each timed call is a jitted
+`lax.scan` of one search per batch; the rows of one size are timed in turn, best of `--repeats`.
+"""
+
+import dataclasses
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tyro
+
+import bench
+import envs
+import teacher_cache
+from teacher_cache.options import go_to_search
+from teacher_cache.situations import batch_last, look
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The go-to search's time per batch of memory maps, by growth steps per loop iteration."""
+
+    sizes: tuple[int, ...] = (1024, 4096)
+    """Memory maps per search."""
+    steps_per_iteration: tuple[int, ...] = (1, 2, 4, 8, 49)
+    """Growth steps per iteration of the search's loop (49: the whole search in one iteration)."""
+    task: str = "SimpleDoorKey"
+    warmup: int = 30
+    """Environment steps before the maps are kept."""
+    batches: int = 16
+    """Batches of maps (consecutive steps) searched per timed call."""
+    repeats: int = 10
+    """Timed calls per row (the best is kept)."""
+
+
+def memory_maps(task: str, num_envs: int, warmup: int, batches: int) -> tuple[teacher_cache.Table, jax.Array]:
+    """(the task's table, uint8[batches, H, W, 4, num_envs]): memory maps of `batches` consecutive steps
+    of environments acting by the teacher's prior, after `warmup` steps."""
+    env, table = envs.make(task), teacher_cache.load(task)
+
+    def one_step(carry, _):
+        timestep, key = carry
+        key, action_key = jax.random.split(key)
+        prior = teacher_cache.prior(table, timestep.observation)
+        action = jax.random.categorical(action_key, jnp.log(prior))
+        following = env.step_batch(timestep, action, envs.reset_budget(num_envs))
+        return (following, key), batch_last(timestep.observation)
+
+    @jax.jit
+    def play(key):
+        timestep = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+        return jax.lax.scan(one_step, (timestep, key), None, length=warmup + batches)[1][warmup:]
+
+    return table, play(jax.random.PRNGKey(0))
+
+
+def searches(table: teacher_cache.Table, steps_per_iteration: int):
+    """A jitted function: maps uint8[R, H, W, 4, B] -> (steps, first action) int32[R, T, B], one search per batch."""
+
+    def search(_, maps):
+        return None, jnp.stack(go_to_search(maps, look(table.vocabulary, maps).cells, steps_per_iteration))
+
+    return jax.jit(lambda stacked: jax.lax.scan(search, None, stacked)[1])
+
+
+def main(args: Options) -> None:
+    print(f"# The go-to search alone: {bench.machine()}")
+    print(f"# {args.task}, {args.batches} batches of maps per timed call; rows of one size timed in turn, "
+          f"best of {args.repeats} each")
+    print("| maps | steps per iteration | compile s | ms per search | maps/s | vs 1 step an iteration |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for num_envs in args.sizes:
+        table, maps = memory_maps(args.task, num_envs, args.warmup, args.batches)
+        compiled, compile_times, answers = [], [], []
+        for steps in args.steps_per_iteration:
+            start = time.perf_counter()
+            compiled.append(searches(table, steps).lower(maps).compile())
+            compile_times.append(time.perf_counter() - start)
+            answers.append(np.asarray(compiled[-1](maps)))
+        for steps, answer in zip(args.steps_per_iteration, answers):
+            if not np.array_equal(answer, answers[0]):
+                raise RuntimeError(f"the search with {steps} steps per iteration answered differently from "
+                                   f"{args.steps_per_iteration[0]}: a bug in teacher_cache/options.py")
+        best = [float("inf")] * len(compiled)
+        for _ in range(args.repeats):
+            for i, function in enumerate(compiled):
+                start = time.perf_counter()
+                jax.block_until_ready(function(maps))
+                best[i] = min(best[i], (time.perf_counter() - start) / args.batches)
+        for steps, compile_seconds, seconds in zip(args.steps_per_iteration, compile_times, best):
+            print(f"| {num_envs} | {steps} | {compile_seconds:.1f} | {seconds * 1e3:.3f} | {num_envs / seconds:,.0f} "
+                  f"| {best[0] / seconds:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Options, description=__doc__))

@@ -1,0 +1,10 @@
+"""bench/go_to_search.py runs end to end on a few maps and prints a row per choice."""
+
+from bench import go_to_search
+
+
+def test_the_search_benchmark_prints_a_row_per_choice(capsys):
+    go_to_search.main(go_to_search.Options(sizes=(16,), steps_per_iteration=(1, 5), warmup=3, batches=2, repeats=1))
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 16 |")]
+    assert [row.split("|")[2].strip() for row in rows] == ["1", "5"]
+    assert rows[0].endswith("| 1.00x |")
