@@ -39,6 +39,7 @@ class Options:
     steps_per_iteration: tuple[int, ...] = (1, 2, 4, 8, 49)
     """Growth steps per iteration of the search's loop (49: the whole search in one iteration)."""
     task: str = "SimpleDoorKey"
+    """SimpleDoorKey, LavaDoorKey or ColoredDoorKey."""
     warmup: int = 30
     """Environment steps before the maps are kept."""
     batches: int = 16
@@ -78,6 +79,10 @@ def searches(table: teacher_cache.Table, steps_per_iteration: int):
 
 
 def main(args: Options) -> None:
+    if min(args.steps_per_iteration) < 1:
+        raise SystemExit(f"--steps-per-iteration takes counts of 1 or more, got {list(args.steps_per_iteration)}")
+    if args.task not in envs.TASKS:
+        raise SystemExit(f"--task must be one of {', '.join(envs.TASKS)}, got {args.task!r}")
     print(f"# The go-to search alone: {bench.machine()}")
     print(f"# {args.task}, {args.batches} batches of maps per timed call; rows of one size timed in turn, "
           f"best of {args.repeats} each")

@@ -1,5 +1,7 @@
 """bench/go_to_search.py runs end to end on a few maps and prints a row per choice."""
 
+import pytest
+
 from bench import go_to_search
 
 
@@ -8,3 +10,10 @@ def test_the_search_benchmark_prints_a_row_per_choice(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 16 |")]
     assert [row.split("|")[2].strip() for row in rows] == ["1", "5"]
     assert rows[0].endswith("| 1.00x |")
+
+
+def test_the_search_benchmark_refuses_bad_choices_before_running():
+    with pytest.raises(SystemExit, match="--steps-per-iteration takes counts of 1 or more"):
+        go_to_search.main(go_to_search.Options(steps_per_iteration=(1, 0)))
+    with pytest.raises(SystemExit, match="--task must be one of"):
+        go_to_search.main(go_to_search.Options(task="DoorKey"))
