@@ -190,7 +190,7 @@ def test_go_to_search_grows_any_number_of_steps_an_iteration_with_the_same_answe
     for y in (1, 3, 5, 7):
         for x in (1, 7, 13):
             goal = np.zeros(memory_map.shape[:2], bool)
-            goal[y, x] = memory_map[y, x, 0] == codes.EMPTY
+            goal[y, x] = True  # odd rows are the corridor's
             goals.append(goal)
     expected = [shortest_go_to(memory_map, goal) for goal in goals]
     assert {steps < UNREACHABLE_STEPS for steps, _ in expected} == {True, False}  # the limit is crossed
