@@ -225,17 +225,18 @@ class TrainConfig:
     @property
     def steps_per_rollout(self) -> int:
         """--num-steps, or the large-batch recipe's for num_envs."""
-        return self.num_steps or recipe(self.num_envs)["num_steps"]
+        return recipe(self.num_envs)["num_steps"] if self.num_steps is None else self.num_steps
 
     @property
     def update_epochs(self) -> int:
         """--ppo.update-epochs, or the large-batch recipe's for num_envs."""
-        return self.ppo.update_epochs or recipe(self.num_envs)["update_epochs"]
+        return recipe(self.num_envs)["update_epochs"] if self.ppo.update_epochs is None else self.ppo.update_epochs
 
     @property
     def num_minibatches(self) -> int:
         """--ppo.num-minibatches, or the large-batch recipe's for num_envs."""
-        return self.ppo.num_minibatches or recipe(self.num_envs)["num_minibatches"]
+        return (recipe(self.num_envs)["num_minibatches"] if self.ppo.num_minibatches is None
+                else self.ppo.num_minibatches)
 
     @property
     def batch_size(self) -> int:
@@ -464,10 +465,10 @@ def read(run_dir: str) -> TrainConfig:
     derived = record.get("derived", {})
     ppo = config.ppo
     return config.replace(
-        num_steps=config.num_steps or derived.get("num_steps"),
+        num_steps=derived.get("num_steps") if config.num_steps is None else config.num_steps,
         ppo=ppo.replace(
-            update_epochs=ppo.update_epochs or derived.get("update_epochs"),
-            num_minibatches=ppo.num_minibatches or derived.get("num_minibatches"),
+            update_epochs=derived.get("update_epochs") if ppo.update_epochs is None else ppo.update_epochs,
+            num_minibatches=derived.get("num_minibatches") if ppo.num_minibatches is None else ppo.num_minibatches,
             learning_rate=derived.get("learning_rate") if ppo.learning_rate is None else ppo.learning_rate,
             late_learning_rate=(derived.get("late_learning_rate") if ppo.late_learning_rate is None
                                 else ppo.late_learning_rate),

@@ -51,6 +51,9 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         run_dir = run_folder.create(config, table, devices) if writer else ""
         run_dir = hosts.agree(run_dir)
         log(f"run folder {run_dir}")
+    if config.planned_frames != config.total_frames:
+        log(f"--total-frames {config.total_frames:,} rounded up to {config.planned_frames:,} frames per seed: "
+            f"whole chunks of updates (--updates-per-chunk {config.updates_per_chunk})")
     metrics_path = os.path.join(run_dir, run_folder.METRICS)
     checkpoints = checkpoint.manager(run_dir)
     resumes_at = (checkpoints.latest_step() or 0) if resume_dir else 0

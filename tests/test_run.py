@@ -121,9 +121,11 @@ def test_resume_extends_a_finished_run_and_refuses_other_changes(whole, tmp_path
 
 def test_a_sweep_trains_its_grid_in_one_run_folder(tmp_path):
     out = str(tmp_path / "sweep")
-    config = TrainConfig(**{**SMALL, "total_frames": 2 * 128, "seeds": (0,), "gif_episodes": 0},
+    config = TrainConfig(**{**SMALL, "total_frames": 2 * 128 - 1, "seeds": (0,), "gif_episodes": 0},
                          out=out, sweep=Sweep(learning_rate=(1e-4, 1e-2)))
-    _, final = run.train(config, log=QUIET)
+    lines = []
+    _, final = run.train(config, log=lines.append)
+    assert "--total-frames 255 rounded up to 256 frames per seed" in "\n".join(lines)  # one whole chunk
     assert {(r["seed"], r["setting"]["learning_rate"]) for r in read_rows(out)} == {(0, 1e-4), (0, 1e-2)}
     assert [s["setting"] for s in final["per_setting"]] == [{"learning_rate": 1e-4}, {"learning_rate": 1e-2}]
     assert os.path.exists(os.path.join(out, "sweep.png"))
@@ -134,6 +136,9 @@ def test_a_sweep_trains_its_grid_in_one_run_folder(tmp_path):
     [
         (["--num-envs", "10", "--num-steps", "3", "--ppo.num-minibatches", "4"], "does not divide the batch"),
         (["--num-envs", "0"], "--num-envs must be at least 1"),
+        (["--num-steps", "0"], "--num-steps must be at least 1"),  # not the recipe's, as unset would be
+        (["--ppo.update-epochs", "0"], "--ppo.update-epochs must be at least 1"),
+        (["--ppo.num-minibatches", "0"], "--ppo.num-minibatches must be at least 1"),
         (["--method", "ppo", "--teacher", "x.json"], "--teacher has no effect"),
         (["--seeds", "1", "1"], "distinct seeds"),
         (["--distill.start", "5"], "--distill.start has no effect with --distill.preset measured"),
