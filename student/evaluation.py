@@ -53,6 +53,8 @@ def over_members(config: TrainConfig, per_member: list[dict]) -> dict:
 
 def evaluate_run(run_dir: str, episodes: int | None = None, greedy: bool | None = None) -> dict:
     """Evaluates the newest checkpoint of a run folder (nothing in the folder is changed)."""
+    if episodes is not None and episodes < 1:
+        raise ConfigError(f"--episodes must be at least 1, got {episodes}")
     config = configuration.read(run_dir)
     if greedy is not None:
         config = config.replace(eval_greedy=greedy)
@@ -61,7 +63,7 @@ def evaluate_run(run_dir: str, episodes: int | None = None, greedy: bool | None 
     if restored is None:
         raise ConfigError(f"{run_dir} has no checkpoint yet; continue its training with `train.py resume {run_dir}`")
     update, state = restored
-    episodes = episodes or config.final_eval_episodes
+    episodes = config.final_eval_episodes if episodes is None else episodes
     per_member = evaluator(program.learner, program.members, episodes)(state.params, jax.random.PRNGKey(2024))
     return {"run": run_dir, "update": update, "frames": config.frames_at(update), "episodes": episodes,
             "greedy": config.eval_greedy, **over_members(config, per_member)}

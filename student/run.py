@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from student import checkpoint, hosts, metrics, run_folder, sharding
-from student.config import TrainConfig
+from student.config import ConfigError, TrainConfig
 from student.evaluation import evaluator, over_members
 from student.ppo import Program, build, make_train
 
@@ -45,6 +45,11 @@ def train(config: TrainConfig, resume_dir: str | None = None,
     devices = list(sharding.mesh(config).devices.flat)  # refuses a batch that does not divide over them
     if resume_dir:
         run_dir = resume_dir
+        trained = config.frames_at(checkpoint.manager(run_dir).latest_step() or 0)
+        if config.planned_frames < trained:  # before config.json records the smaller total
+            raise ConfigError(f"--total-frames {config.total_frames:,} is below the {trained:,} frames per seed "
+                              f"{run_dir} has trained; pass more to train further, or evaluate it with "
+                              f"`train.py evaluate {run_dir}`")
         if writer:
             run_folder.extend(run_dir, config, devices)
     else:

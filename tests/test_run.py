@@ -70,6 +70,8 @@ def test_evaluate_reads_the_last_checkpoint(whole, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["frames"] == 12 * 128 and report["episodes"] == 16
     assert report["success_rate"] == pytest.approx(final["success_rate"])  # same checkpoint, same key
+    assert train.main(["evaluate", run_dir, "--episodes", "0"]) == 2  # not the run's default count
+    assert "--episodes must be at least 1, got 0" in capsys.readouterr().err
 
 
 class Killed(Exception):
@@ -109,6 +111,10 @@ def test_resume_extends_a_finished_run_and_refuses_other_changes(whole, tmp_path
     shutil.copytree(whole[0], extended)
     assert train.main(["resume", extended, "--num-envs", "32"]) == 2
     assert "--num-envs cannot change when resuming" in capsys.readouterr().err
+    recorded = open(os.path.join(extended, "config.json")).read()
+    assert train.main(["resume", extended, "--total-frames", "500"]) == 2  # it has trained 1,536 per seed
+    assert "--total-frames 500 is below the 1,536 frames per seed" in capsys.readouterr().err
+    assert open(os.path.join(extended, "config.json")).read() == recorded  # nothing recorded
     assert train.main(["resume", extended, "--total-frames", str(8 * 2 * 16 * 8)]) == 0
     log = capsys.readouterr().out  # resumed after the switch: the early phase's chunk is not compiled
     assert "compiled the late phase's 1 update of 256 frames from frame 768 x 2 member(s)" in log
