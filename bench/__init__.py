@@ -4,6 +4,7 @@ import os
 import platform
 
 import jax
+import tyro
 
 
 def cpu_name() -> str:
@@ -25,3 +26,23 @@ def machine() -> str:
     kind = "" if device.device_kind == device.platform else f" {device.device_kind}"
     return (f"{jax.device_count()} x {device.platform}{kind} ({cpu_name()}, {os.cpu_count()} cores), "
             f"jax {jax.__version__}")
+
+
+def at_least_one(**counts) -> None:
+    """Refuses (SystemExit, naming the option) a count, or a list of counts, below 1 or empty."""
+    for name, value in counts.items():
+        values = value if isinstance(value, tuple) else (value,)
+        if not values or min(values) < 1:
+            shown = list(value) if isinstance(value, tuple) else value
+            raise SystemExit(f"--{name.replace('_', '-')} must be at least 1, got {shown}")
+
+
+def cli(options_type, main, description: str, name: str) -> None:
+    """`main` of the command line's options; a training configuration the trainer refuses (ConfigError, also
+    raised while checking every configuration before the first is measured) ends it with the message."""
+    from student.config import ConfigError
+
+    try:
+        main(tyro.cli(options_type, description=description))
+    except ConfigError as error:
+        raise SystemExit(f"{name}: {error}") from None

@@ -18,7 +18,6 @@ from importlib.metadata import version
 
 import jax
 import navix
-import tyro
 
 import bench
 import envs
@@ -87,7 +86,7 @@ class Options:
 
 
 def main(args: Options) -> None:
-
+    bench.at_least_one(sizes=args.sizes, steps=args.steps, repeats=args.repeats)
     reference = navix.make(REFERENCE)  # navix's own step, with its own deferred autoreset
     tasks = [(name, envs.make(name), teacher_cache.load(name)) for name in envs.TASKS]
 
@@ -115,4 +114,4 @@ def main(args: Options) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Options, description=__doc__))
+    bench.cli(Options, main, __doc__, "bench.env_throughput")

@@ -21,7 +21,6 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tyro
 
 import bench
 import envs
@@ -79,8 +78,8 @@ def searches(table: teacher_cache.Table, steps_per_iteration: int):
 
 
 def main(args: Options) -> None:
-    if min(args.steps_per_iteration) < 1:
-        raise SystemExit(f"--steps-per-iteration takes counts of 1 or more, got {list(args.steps_per_iteration)}")
+    bench.at_least_one(sizes=args.sizes, steps_per_iteration=args.steps_per_iteration, batches=args.batches,
+                       repeats=args.repeats)
     if args.task not in envs.TASKS:
         raise SystemExit(f"--task must be one of {', '.join(envs.TASKS)}, got {args.task!r}")
     print(f"# The go-to search alone: {bench.machine()}")
@@ -112,4 +111,4 @@ def main(args: Options) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Options, description=__doc__))
+    bench.cli(Options, main, __doc__, "bench.go_to_search")

@@ -124,6 +124,11 @@ class Options:
             raise ConfigError("--evaluations and the episode counts must be at least 2")
         if options.workers is not None and options.workers < 1:
             raise ConfigError(f"--workers {options.workers}: give at least 1 (or leave it out: one per CPU core)")
+        for task in options.tasks:
+            if options.frames[task] < 1:
+                raise ConfigError(f"--frames.{task} must be at least 1, got {options.frames[task]}")
+            for method in options.methods:  # every run's configuration checked before a folder is made
+                run_config(options, task, method, "results")
         return options
 
 
@@ -575,12 +580,11 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = tyro.cli(Options, args=argv, description=__doc__)
     from student import run
 
     run.keep_compiled_programs()
     try:
-        reproduce(options)
+        reproduce(tyro.cli(Options, args=argv, description=__doc__))  # the options' --train.* checked as parsed
     except (ConfigError, TableError) as error:
         print(f"bench.reproduce: {error}", file=sys.stderr)
         return 2

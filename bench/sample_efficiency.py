@@ -15,8 +15,6 @@ import os
 import statistics
 import tempfile
 
-import tyro
-
 import bench
 from student import metrics, run
 from student.config import TrainConfig
@@ -59,19 +57,35 @@ def median_or_none(values: list) -> float | None:
     return statistics.median([v if v is not None else float("inf") for v in values])
 
 
+def configurations(options: Options) -> dict[tuple[str, int], TrainConfig]:
+    """The training configuration of each method and environment count (its run folder set when it trains)."""
+    configs = {}
+    for method, num_envs in itertools.product(options.methods, options.num_envs):
+        config = options.train.replace(
+            task=options.task, method=method, num_envs=num_envs, seeds=options.seeds,
+            total_frames=options.max_frames, eval_episodes=options.eval_episodes,
+            final_eval_episodes=options.eval_episodes, gif_episodes=0)
+        configs[method, num_envs] = config.replace(
+            updates_per_chunk=max(1, round(options.eval_frames / config.batch_size)))
+    return configs
+
+
 def main(options: Options) -> None:
+    bench.at_least_one(num_envs=options.num_envs, max_frames=options.max_frames, eval_episodes=options.eval_episodes,
+                       eval_frames=options.eval_frames)
+    if not options.methods:
+        raise SystemExit("--methods must name at least one")
+    if not 0 < options.threshold <= 1:
+        raise SystemExit(f"--threshold is an evaluation success rate in (0, 1], got {options.threshold}")
+    configs = configurations(options)  # each checked before the first trains
     print(f"# {options.task}: frames per seed until evaluation success >= {options.threshold} "
           f"({options.eval_episodes} episodes per evaluation), {bench.machine()}")
     print("| method | envs | steps, epochs x minibatches, learning rate | seeds | frames per seed | median frames "
           "| median updates | median gradient steps | median train s | compile s | final success per seed |")
     print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|")
-    for method, num_envs in itertools.product(options.methods, options.num_envs):
+    for (method, num_envs), config in configs.items():
         with tempfile.TemporaryDirectory() as folder:
-            config = options.train.replace(
-                task=options.task, method=method, num_envs=num_envs, seeds=options.seeds,
-                total_frames=options.max_frames, eval_episodes=options.eval_episodes,
-                final_eval_episodes=options.eval_episodes, gif_episodes=0, out=os.path.join(folder, "run"))
-            config = config.replace(updates_per_chunk=max(1, round(options.eval_frames / config.batch_size)))
+            config = config.replace(out=os.path.join(folder, "run"))
             run_dir, final = run.train(config, log=lambda line: None)
             rows = metrics.read(os.path.join(run_dir, "metrics.jsonl"))
         first = first_reaching(rows, config.seeds, options.threshold)
@@ -96,4 +110,4 @@ def main(options: Options) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Options, description=__doc__))
+    bench.cli(Options, main, __doc__, "bench.sample_efficiency")

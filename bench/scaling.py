@@ -16,8 +16,9 @@ import os
 import subprocess
 import sys
 
-import tyro
+import jax
 
+import bench
 from student import config as configuration
 from student.config import TrainConfig
 
@@ -46,14 +47,14 @@ class Options:
 
 def measure(config: TrainConfig, chunks: int) -> dict:
     """Compile seconds and the best frames/s of `chunks` chunks, on this process's devices."""
-    import jax
-
     from bench.train_throughput import timer
 
-    compile_seconds, timed = timer(config)
+    late = config.chunk_is_late(0)  # the phase a run starts in
+    compile_seconds, timed = timer(config, late)
     best = min(timed() for _ in range(chunks))
     device = jax.devices()[0]
-    return {"compile_seconds": compile_seconds, "fps": config.frames_per_chunk / best,
+    frames_per_chunk = config.phase_batch_size(late) * config.updates_in_chunk(late)
+    return {"compile_seconds": compile_seconds, "fps": frames_per_chunk / best,
             "kind": f"{device.platform} ({device.device_kind})"}
 
 
@@ -70,19 +71,20 @@ def in_fresh_process(config: TrainConfig, chunks: int) -> dict:
 
 
 def main(options: Options) -> None:
-    import jax
-
+    bench.at_least_one(devices=options.devices, num_envs=options.num_envs, chunks=options.chunks)
+    configs = [options.train.replace(task=options.task, num_envs=options.num_envs, seeds=(0,), devices=devices)
+               for devices in options.devices]  # each checked before the first is measured
     print(f"# training throughput against devices: {options.task}, {options.train.method}, jax {jax.__version__}")
     print(f"| devices | device | envs per device | frames/update | compile s | frames/s | vs {options.devices[0]} |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     first = None
-    for devices in options.devices:
-        config = options.train.replace(task=options.task, num_envs=options.num_envs, seeds=(0,), devices=devices)
+    for devices, config in zip(options.devices, configs):
         result = in_fresh_process(config, options.chunks)
         first = first or result["fps"]
-        print(f"| {devices} | {result['kind']} | {options.num_envs // devices} | {config.batch_size:,} "
+        print(f"| {devices} | {result['kind']} | {options.num_envs // devices} "
+              f"| {config.phase_batch_size(config.chunk_is_late(0)):,} "
               f"| {result['compile_seconds']:.1f} | {result['fps']:,.0f} | {result['fps'] / first:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Options, description=__doc__))
+    bench.cli(Options, main, __doc__, "bench.scaling")

@@ -14,7 +14,6 @@ import dataclasses
 import time
 
 import jax
-import tyro
 
 import bench
 from student.config import TrainConfig
@@ -49,12 +48,14 @@ def timer(config: TrainConfig, late: bool):
 
 
 def main(options: Options) -> None:
+    bench.at_least_one(num_envs=options.num_envs, chunks=options.chunks)
+    every = {num_envs: {method: options.train.replace(task=options.task, method=method, num_envs=num_envs, seeds=(0,))
+                        for method in ("llm4teach", "ppo")}
+             for num_envs in options.num_envs}  # each checked before the first is measured
     print(f"# training throughput: {bench.machine()}")
     print("| task | envs | method | frames/update | compile s | frames/s | teacher overhead |")
     print("|---|---:|---|---:|---:|---:|---:|")
-    for num_envs in options.num_envs:
-        configs = {method: options.train.replace(task=options.task, method=method, num_envs=num_envs, seeds=(0,))
-                   for method in ("llm4teach", "ppo")}
+    for num_envs, configs in every.items():
         late = configs["ppo"].chunk_is_late(0)  # the phase a run starts in (the late one with --train.late-frame 0)
         frames_per_update = configs["ppo"].phase_batch_size(late)
         compiled = {method: timer(config, late) for method, config in configs.items()}
@@ -73,4 +74,4 @@ def main(options: Options) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Options, description=__doc__))
+    bench.cli(Options, main, __doc__, "bench.train_throughput")

@@ -13,7 +13,7 @@ def test_the_search_benchmark_prints_a_row_per_choice(capsys):
 
 
 def test_the_search_benchmark_refuses_bad_choices_before_running():
-    with pytest.raises(SystemExit, match="--steps-per-iteration takes counts of 1 or more"):
+    with pytest.raises(SystemExit, match=r"--steps-per-iteration must be at least 1, got \[1, 0\]"):
         go_to_search.main(go_to_search.Options(steps_per_iteration=(1, 0)))
     with pytest.raises(SystemExit, match="--task must be one of"):
         go_to_search.main(go_to_search.Options(task="DoorKey"))

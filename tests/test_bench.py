@@ -1,0 +1,76 @@
+"""The benchmarks' command lines: each refuses bad counts before measuring anything, and each runs end to
+end on a small configuration and prints its rows (the figures themselves are the machine's)."""
+
+import jax
+import pytest
+
+from bench import env_throughput, go_to_search, reproduce, sample_efficiency, scaling, train_throughput
+from student.config import ConfigError, PPOConfig, TrainConfig
+
+# One update of 16 x 4 frames and one minibatch step a chunk: compiles and runs in seconds.
+TINY = TrainConfig(num_steps=4, updates_per_chunk=1, ppo=PPOConfig(update_epochs=1, num_minibatches=1))
+
+
+@pytest.mark.parametrize(
+    "main, options, message",
+    [
+        (train_throughput.main, train_throughput.Options(num_envs=(64, 0)), r"--num-envs must be at least 1, got \[64, 0\]"),
+        (train_throughput.main, train_throughput.Options(chunks=0), "--chunks must be at least 1, got 0"),
+        (sample_efficiency.main, sample_efficiency.Options(threshold=2.0), r"--threshold is an evaluation success rate in \(0, 1\]"),
+        (sample_efficiency.main, sample_efficiency.Options(methods=()), "--methods must name at least one"),
+        (sample_efficiency.main, sample_efficiency.Options(eval_frames=0), "--eval-frames must be at least 1"),
+        (env_throughput.main, env_throughput.Options(repeats=0), "--repeats must be at least 1, got 0"),
+        (scaling.main, scaling.Options(devices=(1, 0)), r"--devices must be at least 1, got \[1, 0\]"),
+        (go_to_search.main, go_to_search.Options(sizes=()), r"--sizes must be at least 1, got \[\]"),
+    ],
+)
+def test_a_benchmark_refuses_a_count_below_one_before_measuring(main, options, message, capsys):
+    with pytest.raises(SystemExit, match=message):
+        main(options)
+    assert capsys.readouterr().out == ""  # not even the header
+
+
+def test_every_configuration_is_checked_before_the_first_is_measured(capsys):
+    with pytest.raises(ConfigError, match="--method must be one of"):  # bench.cli says it without a traceback
+        sample_efficiency.main(sample_efficiency.Options(methods=("ppo", "foo")))
+    with pytest.raises(ConfigError, match="--ppo.num-minibatches 16 does not divide the batch of num_envs"):
+        train_throughput.main(train_throughput.Options(num_envs=(16, 10), train=TINY.replace(
+            ppo=PPOConfig(update_epochs=1, num_minibatches=16))))  # 16 x 4 frames divide by 16, 10 x 4 do not
+    assert capsys.readouterr().out == ""
+
+
+def test_a_reproduction_with_a_bad_budget_makes_no_folder(tmp_path):
+    out = tmp_path / "results"
+    assert reproduce.main(["--frames.SimpleDoorKey", "0", "--out", str(out)]) == 2
+    assert reproduce.main(["--train.ppo.num-minibatches", "7", "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_the_throughput_benchmark_prints_each_method(capsys):
+    train_throughput.main(train_throughput.Options(num_envs=(16,), chunks=1, train=TINY))
+    rows = [line.split("|")[3].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| SimpleDoorKey")]
+    assert rows == ["llm4teach", "llm4teach, λ = 0", "ppo"]
+
+
+@pytest.mark.slow
+def test_the_scaling_benchmark_measures_each_device_count_in_its_own_process(capsys, monkeypatch):
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", jax.config.jax_compilation_cache_dir)  # the processes' too
+    scaling.main(scaling.Options(devices=(1, 2), num_envs=16, chunks=1, train=TINY))
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
+    assert [(r[1].strip(), r[3].strip(), r[4].strip()) for r in rows] == [("1", "16", "64"), ("2", "8", "64")]
+    assert rows[0][-2].strip() == "1.00x"
+
+
+@pytest.mark.slow
+def test_the_sample_efficiency_benchmark_prints_a_row_per_method_and_size(capsys):
+    sample_efficiency.main(sample_efficiency.Options(methods=("ppo",), seeds=(0, 1), num_envs=(16, 32), max_frames=256,
+                                                     eval_frames=128, eval_episodes=4, train=TINY))
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ppo |")]
+    assert [(r[2].strip(), r[4].strip()) for r in rows] == [("16", "2"), ("32", "2")]  # envs, seeds
+
+
+@pytest.mark.slow
+def test_the_environment_benchmark_prints_every_task_with_and_without_its_teacher(capsys):
+    env_throughput.main(env_throughput.Options(sizes=(8,), steps=2, repeats=1))
+    labels = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
+    assert len(labels) == 10 and "SimpleDoorKey + teacher prior" in labels
