@@ -50,6 +50,8 @@ def main():
     parser.add_argument("--num-envs", type=int, default=4096, help="environments played at once")
     parser.add_argument("--steps", type=int, default=300, help="steps per environment")
     args = parser.parse_args()
+    if min(args.num_envs, args.steps) < 1:
+        parser.error(f"--num-envs and --steps must be at least 1, got {args.num_envs} and {args.steps}")
     os.makedirs(args.out, exist_ok=True)
     print(f"random play, {args.num_envs} environments x {args.steps} steps each, on {jax.devices()[0].platform}")
     for name in envs.TASKS:

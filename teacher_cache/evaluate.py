@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import envs
 from envs.episodes import run_episodes, summary
 from teacher_cache.prior import prior
-from teacher_cache.table import Table, load
+from teacher_cache.table import Table, TableError, load
 
 
 def play(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> dict:
@@ -47,7 +47,12 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--teacher", choices=["soft", "hard", "both"], default="both")
     args = parser.parse_args()
-    table = load(args.table or args.task, task=args.task)
+    if args.episodes < 1:
+        parser.error(f"--episodes must be at least 1, got {args.episodes}")
+    try:
+        table = load(args.table or args.task, task=args.task)
+    except TableError as error:
+        parser.error(str(error))
     for hard in {"soft": [False], "hard": [True], "both": [False, True]}[args.teacher]:
         print(json.dumps(evaluate(table, args.task, args.episodes, hard, args.seed)), flush=True)
 

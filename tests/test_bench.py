@@ -1,5 +1,8 @@
-"""The benchmarks' command lines: each refuses bad counts before measuring anything, and each runs end to
-end on a small configuration and prints its rows (the figures themselves are the machine's)."""
+"""The command lines besides train.py: each benchmark refuses bad counts before measuring anything and runs
+end to end on a small configuration, printing its rows (the figures themselves are the machine's); the
+teacher's evaluation and the demo refuse bad input with a message."""
+
+import os
 
 import jax
 import pytest
@@ -74,3 +77,20 @@ def test_the_environment_benchmark_prints_every_task_with_and_without_its_teache
     env_throughput.main(env_throughput.Options(sizes=(8,), steps=2, repeats=1))
     labels = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
     assert len(labels) == 10 and "SimpleDoorKey + teacher prior" in labels
+
+
+@pytest.mark.parametrize(
+    "module, arguments, message",
+    [
+        ("teacher_cache.evaluate", ["--episodes", "0"], "--episodes must be at least 1, got 0"),
+        ("teacher_cache.evaluate", ["--table", "README.md"], "teacher table README.md: not valid JSON"),
+        ("envs.demo", ["--steps", "0"], "--num-envs and --steps must be at least 1"),
+    ],
+)
+def test_the_other_command_lines_refuse_bad_input_with_a_message(module, arguments, message, monkeypatch, capsys):
+    main = __import__(module, fromlist=["main"]).main
+    monkeypatch.setattr("sys.argv", [module, *arguments, *(["--out", "never"] if module == "envs.demo" else [])])
+    with pytest.raises(SystemExit) as exit:
+        main()
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+    assert not os.path.exists("never")
