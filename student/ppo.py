@@ -113,7 +113,8 @@ class Learner:
             return jnp.zeros(observation.shape[:1] + (self.env.num_actions,), jnp.float32)
 
         def prior(observation, key):
-            return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key)
+            return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key,
+                                       mesh=self.mesh)
 
         if not config.uses_teacher:
             return zeros(observation, key)

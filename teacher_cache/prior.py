@@ -7,6 +7,7 @@ Hard teacher: one plan drawn from P(plan | situation(o)), its action one-hot.
 import jax
 import jax.numpy as jnp
 from jax import custom_batching
+from jax.sharding import Mesh, PartitionSpec
 
 from envs import codes
 from teacher_cache.options import option_table, plan_actions
@@ -47,16 +48,25 @@ def _plans_vmap(axis_size, in_batched, table, observation):
     return out, (True, True)
 
 
-def prior(table: Table, observation: jax.Array, hard: bool = False, key: jax.Array | None = None) -> jax.Array:
+def prior(table: Table, observation: jax.Array, hard: bool = False, key: jax.Array | None = None,
+          mesh: Mesh | None = None) -> jax.Array:
     """float32[..., 7]: the teacher's action distribution for memory maps uint8[..., H, W, 4].
 
     Any leading batch shape works, and a whole batch is best passed at once (the search
     inside runs along the batch; a `vmap` over the maps is folded into that batch).
-    `hard=True` needs a PRNG `key` to draw the plans.
+    `hard=True` needs a PRNG `key` to draw the plans. Maps whose axis 0 is split over the
+    devices of a one-axis `mesh` are searched on each device alone (`shard_map`): left to
+    GSPMD, the packed search gathered the maps of every device at each step of its loop.
     """
     if hard and key is None:
         raise ValueError("the hard teacher draws a plan: pass key=jax.random.PRNGKey(...)")
-    actions, weights = plans(table, jnp.asarray(observation))
+    find = plans
+    if mesh is not None and mesh.size > 1:
+        split = PartitionSpec(mesh.axis_names)
+        # No collective inside, so nothing for the varying-axes check to find (its loops' constant carries fail it).
+        find = jax.shard_map(plans, mesh=mesh, in_specs=(PartitionSpec(), split), out_specs=(split, split),
+                             check_vma=False)
+    actions, weights = find(table, jnp.asarray(observation))
     if hard:
         chosen = jax.random.categorical(key, jnp.log(weights), axis=-1)
         weights = jax.nn.one_hot(chosen, weights.shape[-1], dtype=jnp.float32)

@@ -111,19 +111,43 @@ def test_a_batch_that_does_not_divide_over_the_devices_is_refused_before_compili
 def test_one_two_and_four_devices_compute_the_same_updates(tmp_path):
     python(f"""
         from student.ppo import make_train
-        for devices in (1, 2, 4):
-            program = make_train(TrainConfig(**TINY, devices=devices))
+        for method, devices in [("llm4teach", 1), ("llm4teach", 2), ("llm4teach", 4),
+                                ("llm4teach-hard", 1), ("llm4teach-hard", 2)]:  # the hard teacher draws plans
+            program = make_train(TrainConfig(**TINY, method=method, devices=devices))
             state, metrics = program.chunk(program.init())
             state, metrics = program.chunk(state)
             shard = jax.tree.leaves(state.timestep)[0].addressable_shards[0].data
             assert shard.shape[:2] == (2, 8 // devices), shard.shape
-            np.savez(f"{tmp_path}/params-{{devices}}.npz", *jax.tree.leaves(state.params))
-            np.savez(f"{tmp_path}/metrics-{{devices}}.npz", *[metrics[k] for k in sorted(metrics)])
+            np.savez(f"{tmp_path}/params-{{method}}-{{devices}}.npz", *jax.tree.leaves(state.params))
+            np.savez(f"{tmp_path}/metrics-{{method}}-{{devices}}.npz", *[metrics[k] for k in sorted(metrics)])
     """, devices=4)
-    for devices in (2, 4):
+    for method, devices in [("llm4teach", 2), ("llm4teach", 4), ("llm4teach-hard", 2)]:
         for name in ("params", "metrics"):
-            for one, many in zip(leaves(tmp_path / f"{name}-1.npz"), leaves(tmp_path / f"{name}-{devices}.npz")):
-                np.testing.assert_allclose(many, one, rtol=1e-4, atol=1e-6, err_msg=f"{name} on {devices} devices")
+            for one, many in zip(leaves(tmp_path / f"{name}-{method}-1.npz"),
+                                 leaves(tmp_path / f"{name}-{method}-{devices}.npz")):
+                np.testing.assert_allclose(many, one, rtol=1e-4, atol=1e-6,
+                                           err_msg=f"{method}: {name} on {devices} devices")
+
+
+def test_the_teacher_searches_each_devices_maps_without_collectives():
+    out = python("""
+        import hashlib
+        import envs, teacher_cache
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+        mesh = Mesh(np.array(jax.devices()), ("envs",))
+        env, table = envs.make("SimpleDoorKey"), teacher_cache.load("SimpleDoorKey")
+        maps = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 16)).observation
+        maps = jax.device_put(maps, NamedSharding(mesh, PartitionSpec("envs")))
+        for name, given in (("shard_map", mesh), ("gspmd", None)):
+            compiled = jax.jit(lambda m: teacher_cache.prior(table, m, mesh=given)).lower(maps).compile()
+            collectives = sum(compiled.as_text().count(f" {op}(") for op in ("all-gather", "all-reduce", "all-to-all",
+                                                                          "collective-permute", "reduce-scatter"))
+            print(name, collectives, hashlib.sha256(np.asarray(compiled(maps)).tobytes()).hexdigest())
+    """, devices=2)
+    (local, local_collectives, answer), (partitioned, partitioned_collectives, reference) = (
+        line.split() for line in out.stdout.strip().splitlines()[-2:])
+    assert (local, partitioned) == ("shard_map", "gspmd") and answer == reference
+    assert int(local_collectives) == 0 < int(partitioned_collectives)  # GSPMD gathered the maps in the search
 
 
 def free_port() -> int:
