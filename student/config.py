@@ -456,9 +456,13 @@ def read(run_dir: str) -> TrainConfig:
         raise ConfigError(f"run folder {run_dir} does not exist")
     if not os.path.exists(path):
         raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
-    with open(path) as file:
-        record = json.load(file)
-    config = from_dict(record["config"])
+    try:
+        with open(path) as file:
+            record = json.load(file)
+        config = from_dict(record["config"])
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ConfigError(f"{path} is damaged ({type(error).__name__}: {error}); it holds the run's configuration: "
+                          f"restore it from a copy to resume or evaluate the run") from None
     # The recipe's settings the run started with (recorded under "derived"; a run saved before the
     # learning rates were recorded has its rate set), so that a later change of the recipe does not
     # change a run's hyperparameters when it resumes.

@@ -125,6 +125,19 @@ def test_resume_extends_a_finished_run_and_refuses_other_changes(whole, tmp_path
     assert json.load(open(os.path.join(extended, "eval.json")))["frames"] == 16 * 128
 
 
+def test_a_damaged_config_json_is_named_not_a_traceback(whole, tmp_path, capsys):
+    import shutil
+
+    damaged = str(tmp_path / "damaged")
+    shutil.copytree(whole[0], damaged)
+    with open(os.path.join(damaged, "config.json"), "w") as file:
+        file.write('{"config": ')  # cut short
+    for command in ("resume", "evaluate"):
+        assert train.main([command, damaged]) == 2
+        assert f"{damaged}/config.json is damaged (JSONDecodeError" in capsys.readouterr().err
+    assert sorted(os.listdir(damaged)) == sorted(os.listdir(whole[0]))  # nothing else touched
+
+
 def test_a_sweep_trains_its_grid_in_one_run_folder(tmp_path):
     out = str(tmp_path / "sweep")
     config = TrainConfig(**{**SMALL, "total_frames": 2 * 128 - 1, "seeds": (0,), "gif_episodes": 0},
