@@ -21,6 +21,7 @@ import sys
 import tyro
 
 from student import config as configuration
+from student import hosts
 from student.config import ConfigError, TrainConfig
 
 
@@ -72,10 +73,21 @@ def resumed_config(command: Resume) -> TrainConfig:
     return saved
 
 
+def joins_other_processes(argv: list[str]) -> bool:
+    """Whether this launch is one process of a multi-process run (train or resume with --distributed, or a
+    coordinator named in the environment), read from the command line itself: joining must come before
+    anything starts JAX's backend, and reading the options does (the default --num-envs is the backend's)."""
+    if argv[0] == "evaluate" or "-h" in argv or "--help" in argv:
+        return False
+    return hosts.wanted(any(a == "--distributed" or a.startswith("--distributed=") for a in argv))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["train", *argv]  # a bare `train.py [options]` trains
+    if joins_other_processes(argv):
+        hosts.initialize()  # every process reads the same options next, and refuses bad ones alike
     try:
         if argv[0] == "resume":
             refuse_changes_on_resume(argv[1:])
@@ -84,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"train.py: {error}", file=sys.stderr)
         return 2
-    from student import hosts  # JAX starts only once the options are known to be good
-
-    if not isinstance(command, Evaluate) and hosts.wanted(config.distributed):
-        hosts.initialize()  # before anything touches the devices (importing navix does)
-    from student import evaluation, run
+    from student import evaluation, run  # JAX's devices are touched from here on (importing navix does)
     from teacher_cache import TableError
 
     run.keep_compiled_programs()

@@ -159,16 +159,16 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_two_processes_on_loopback_train_like_one(tmp_path):
     code = f"""
-        from student import hosts
-        hosts.initialize()
         import train
+        # First, as the command line runs it: train.py joins the other process itself, before reading its
+        # options starts JAX's backend (the default --num-envs asks for it).
+        assert train.main(["train", *RUN_ARGS, "--out", {str(tmp_path / "run")!r}]) == 0
         from student.ppo import make_train
         program = make_train(TrainConfig(**TINY))
         state, _ = program.chunk(program.init())
         state, _ = program.chunk(state)
         copies = [x.addressable_data(0) for x in jax.tree.leaves(state.params)]  # this process's copy
         np.savez(f"{tmp_path}/params-{{jax.process_index()}}.npz", *copies)
-        assert train.main(["train", *RUN_ARGS, "--out", {str(tmp_path / "run")!r}]) == 0
     """
     coordinator = {"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{free_port()}", "JAX_NUM_PROCESSES": "2"}
     processes = [python(code, devices=2, wait=False, JAX_PROCESS_ID=str(i), **coordinator) for i in (0, 1)]
