@@ -7,6 +7,7 @@ import os
 import jax
 import pytest
 
+import bench
 from bench import env_throughput, go_to_search, reproduce, sample_efficiency, scaling, train_throughput
 from student.config import ConfigError, PPOConfig, TrainConfig
 
@@ -40,6 +41,12 @@ def test_every_configuration_is_checked_before_the_first_is_measured(capsys):
         train_throughput.main(train_throughput.Options(num_envs=(16, 10), train=TINY.replace(
             ppo=PPOConfig(update_epochs=1, num_minibatches=16))))  # 16 x 4 frames divide by 16, 10 x 4 do not
     assert capsys.readouterr().out == ""
+
+
+def test_the_command_line_says_what_the_trainer_refused_without_a_traceback(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["bench.sample_efficiency", "--methods", "ppo", "foo"])
+    with pytest.raises(SystemExit, match="^bench.sample_efficiency: --method must be one of .*, got 'foo'$"):
+        bench.cli(sample_efficiency.Options, sample_efficiency.main, "", "bench.sample_efficiency")
 
 
 def test_a_reproduction_with_a_bad_budget_makes_no_folder(tmp_path):
