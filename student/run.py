@@ -45,7 +45,9 @@ def train(config: TrainConfig, resume_dir: str | None = None,
     devices = list(sharding.mesh(config).devices.flat)  # refuses a batch that does not divide over them
     if resume_dir:
         run_dir = resume_dir
-        trained = config.frames_at(checkpoint.manager(run_dir).latest_step() or 0)
+        checkpoints = checkpoint.manager(run_dir)
+        resumes_at = checkpoints.latest_step() or 0
+        trained = config.frames_at(resumes_at)
         if config.planned_frames < trained:  # before config.json records the smaller total
             raise ConfigError(f"--total-frames {config.total_frames:,} is below the {trained:,} frames per seed "
                               f"{run_dir} has trained; pass more to train further, or evaluate it with "
@@ -56,12 +58,11 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         run_dir = run_folder.create(config, table, devices) if writer else ""
         run_dir = hosts.agree(run_dir)
         log(f"run folder {run_dir}")
+        checkpoints, resumes_at = checkpoint.manager(run_dir), 0
     if config.planned_frames != config.total_frames:
         log(f"--total-frames {config.total_frames:,} rounded up to {config.planned_frames:,} frames per seed: "
             f"whole chunks of updates (--updates-per-chunk {config.updates_per_chunk})")
     metrics_path = os.path.join(run_dir, run_folder.METRICS)
-    checkpoints = checkpoint.manager(run_dir)
-    resumes_at = (checkpoints.latest_step() or 0) if resume_dir else 0
     program = make_train(config, env, table, first_chunk=config.chunk_of_update(resumes_at))
     log(f"compiled {compiled_phases(program)} x {len(config.members)} member(s) "
         f"on {sharding.describe(devices)} in {program.compile_seconds:.1f} s")
