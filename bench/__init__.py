@@ -38,11 +38,14 @@ def at_least_one(**counts) -> None:
 
 
 def cli(options_type, main, description: str, name: str) -> None:
-    """`main` of the command line's options; a training configuration the trainer refuses (ConfigError, also
-    raised while checking every configuration before the first is measured) ends it with the message."""
-    from student.config import ConfigError
+    """`main` of the command line's options; a training configuration the trainer refuses (ConfigError, raised
+    while checking every configuration before the first is measured) ends it with the message. The options'
+    --train.* are checked then, with the benchmark's own environment counts, not as they are parsed."""
+    from student.config import ConfigError, checks_deferred
 
     try:
-        main(tyro.cli(options_type, description=description))
+        with checks_deferred():
+            options = tyro.cli(options_type, description=description)
+        main(options)
     except ConfigError as error:
         raise SystemExit(f"{name}: {error}") from None

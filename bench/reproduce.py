@@ -42,7 +42,7 @@ import tyro
 import envs
 from bench import cpu_name
 from student import run_folder
-from student.config import CONFIG_FILE, ConfigError, TrainConfig
+from student.config import CONFIG_FILE, ConfigError, TrainConfig, checks_deferred
 from teacher_cache.table import TABLES_DIR, TableError, write_atomically
 
 METHODS = ("llm4teach", "llm4teach-hard", "ppo", "llm4teach-gemma")
@@ -584,7 +584,9 @@ def main(argv: list[str] | None = None) -> int:
 
     run.keep_compiled_programs()
     try:
-        reproduce(tyro.cli(Options, args=argv, description=__doc__))  # the options' --train.* checked as parsed
+        with checks_deferred():  # --train.* is checked in `resolved`, with the reproduction's own environments
+            options = tyro.cli(Options, args=argv, description=__doc__)
+        reproduce(options)
     except (ConfigError, TableError) as error:
         print(f"bench.reproduce: {error}", file=sys.stderr)
         return 2

@@ -7,6 +7,8 @@ the numeric hyperparameters (learning rate, coefficients, λ schedule) are trace
 so a sweep over them is one program over the members (`Sweep`, `members`), not a recompile.
 """
 
+import contextlib
+import contextvars
 import dataclasses
 import itertools
 import json
@@ -31,6 +33,22 @@ CONFIG_FILE = "config.json"
 class ConfigError(Exception):
     """A configuration that cannot train; the message says what to change. (Not a ValueError,
     so that tyro lets it through to train.py's one-line report instead of boxing it.)"""
+
+
+_CHECKS_DEFERRED = contextvars.ContextVar("checks_deferred", default=False)
+
+
+@contextlib.contextmanager
+def checks_deferred():
+    """Within it a TrainConfig does not check itself when made. For a command line that nests one and sets
+    some of its fields afterwards (a benchmark's --num-envs): checked at parse time, its
+    --train.ppo.num-minibatches was held against the default environment count, not the one measured.
+    Whoever uses the parsed configuration makes it anew with `replace`, which checks it."""
+    token = _CHECKS_DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKS_DEFERRED.reset(token)
 
 
 def static_field(default, **kwargs):
@@ -219,7 +237,7 @@ class TrainConfig:
     sweep: Sweep = static_field(Sweep())
 
     def __post_init__(self):
-        if is_concrete(self):
+        if is_concrete(self) and not _CHECKS_DEFERRED.get():
             self.check()
 
     @property

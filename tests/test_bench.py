@@ -49,6 +49,21 @@ def test_the_command_line_says_what_the_trainer_refused_without_a_traceback(monk
         bench.cli(sample_efficiency.Options, sample_efficiency.main, "", "bench.sample_efficiency")
 
 
+def test_the_training_options_are_checked_with_the_benchmarks_own_environment_count(monkeypatch):
+    """2,048 minibatches divide 4,096 environments' 1-step rollouts, not the default count's: accepted, and only
+    the count measured is held against them."""
+    parsed = []
+    argv = ["bench.train_throughput", "--num-envs", "4096", "--train.num-steps", "1", "--train.ppo.num-minibatches", "2048"]
+    monkeypatch.setattr("sys.argv", argv)
+    bench.cli(train_throughput.Options, parsed.append, "", "bench.train_throughput")
+    assert parsed[0].num_envs == (4096,) and parsed[0].train.ppo.num_minibatches == 2048
+    monkeypatch.setattr("sys.argv", argv[:2] + ["16"] + argv[3:])
+    with pytest.raises(SystemExit, match=r"num-minibatches 2048 does not divide the batch of num_envs \* num_steps = 16 \* 1"):
+        bench.cli(train_throughput.Options, train_throughput.main, "", "bench.train_throughput")
+    with pytest.raises(ConfigError, match="--num-envs must be at least 1"):  # checked again once parsed
+        TrainConfig(num_envs=0)
+
+
 def test_a_reproduction_with_a_bad_budget_makes_no_folder(tmp_path):
     out = tmp_path / "results"
     assert reproduce.main(["--frames.SimpleDoorKey", "0", "--out", str(out)]) == 2
