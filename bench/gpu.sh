@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The README's accelerator figures in one command, each benchmark's table also written to a file:
+#
+#   bench/gpu.sh [OUT]              # OUT: where the tables go (default gpu-figures/)
+#
+# The go-to search alone, training throughput (the reference configuration and the recipe) and frames to 0.9 on
+# SimpleDoorKey, at the sizes the README reports for a GPU; with several devices also the scaling over them.
+# PYTHON picks the interpreter (default .venv/bin/python); SIZES the environment counts of the throughput rows
+# (default "1024 4096 16384"); EFFICIENCY_SIZES those of frames to 0.9 (default "64 256 1024 4096").
+# Stops at the first benchmark that fails.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+out=${1:-gpu-figures}
+python=${PYTHON:-.venv/bin/python}
+read -r -a sizes <<<"${SIZES:-1024 4096 16384}"
+read -r -a efficiency_sizes <<<"${EFFICIENCY_SIZES:-64 256 1024 4096}"
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+
+measure() {  # measure NAME MODULE ARGS...: runs `python -m MODULE ARGS...`, its output also to OUT/NAME.md
+  local name=$1
+  shift
+  echo "== python -m $*" | tee "$out/$name.md"
+  local start=$SECONDS
+  "$python" -m "$@" 2>&1 | tee -a "$out/$name.md"
+  echo "(${name}: $((SECONDS - start)) s)" | tee -a "$out/$name.md"
+}
+
+measure go_to_search bench.go_to_search --sizes "${sizes[@]}"
+measure train_reference bench.train_throughput --num-envs "${sizes[@]}" \
+  --train.num-steps 16 --train.ppo.update-epochs 4 --train.ppo.num-minibatches 4
+measure train_recipe bench.train_throughput --num-envs "${sizes[@]}" --train.updates-per-chunk 20
+measure sample_efficiency bench.sample_efficiency --methods llm4teach --num-envs "${efficiency_sizes[@]}" \
+  --max-frames 102400 --eval-frames 4096
+devices=$("$python" -c "import jax; print(jax.device_count())")
+if [ "$devices" -gt 1 ]; then
+  counts=() && for ((n = 1; n <= devices; n *= 2)); do counts+=("$n"); done
+  measure scaling bench.scaling --devices "${counts[@]}" --num-envs 4096
+fi
+echo "tables in $out/"
