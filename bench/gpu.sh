@@ -6,7 +6,8 @@
 # The go-to search alone, training throughput (the reference configuration and the recipe) and frames to 0.9 on
 # SimpleDoorKey, at the sizes the README reports for a GPU; with several devices also the scaling over them.
 # PYTHON picks the interpreter (default .venv/bin/python); SIZES the environment counts of the throughput rows
-# (default "1024 4096 16384"); EFFICIENCY_SIZES those of frames to 0.9 (default "64 256 1024 4096").
+# (default "1024 4096 16384"); EFFICIENCY_SIZES those of frames to 0.9 (default "64 256 1024 4096"); ONLY
+# some of the tables, by name (default "go_to_search train_reference train_recipe sample_efficiency scaling").
 # Stops at the first benchmark that fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,12 +15,18 @@ out=${1:-gpu-figures}
 python=${PYTHON:-.venv/bin/python}
 read -r -a sizes <<<"${SIZES:-1024 4096 16384}"
 read -r -a efficiency_sizes <<<"${EFFICIENCY_SIZES:-64 256 1024 4096}"
+tables=" go_to_search train_reference train_recipe sample_efficiency scaling "
+only=" ${ONLY:-$tables} "
+for name in $only; do
+  [[ $tables == *" $name "* ]] || { echo "bench/gpu.sh: ONLY names no table '$name'; the tables:$tables" >&2; exit 2; }
+done
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 
 measure() {  # measure NAME MODULE ARGS...: runs `python -m MODULE ARGS...`, its output also to OUT/NAME.md
   local name=$1
   shift
+  [[ $only == *" $name "* ]] || return 0
   echo "== python -m $*" | tee "$out/$name.md"
   local start=$SECONDS
   "$python" -m "$@" 2>&1 | tee -a "$out/$name.md"
