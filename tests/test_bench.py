@@ -1,8 +1,10 @@
 """The command lines besides train.py: each benchmark refuses bad counts before measuring anything and runs
 end to end on a small configuration, printing its rows (the figures themselves are the machine's); the
-teacher's evaluation and the demo refuse bad input with a message."""
+teacher's evaluation and the demo refuse bad input with a message; bench/gpu.sh writes each table it measures."""
 
 import os
+import subprocess
+import sys
 
 import jax
 import pytest
@@ -116,3 +118,24 @@ def test_the_other_command_lines_refuse_bad_input_with_a_message(module, argumen
         main()
     assert exit.value.code == 2 and message in capsys.readouterr().err
     assert not os.path.exists("never")
+
+
+GPU_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "gpu.sh")
+
+
+def test_the_accelerator_script_refuses_a_table_it_does_not_know(tmp_path):
+    result = subprocess.run([GPU_SCRIPT, str(tmp_path / "out")], env={**os.environ, "ONLY": "sample_eff"},
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "ONLY names no table 'sample_eff'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_accelerator_script_writes_each_table_it_measures(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable, "SIZES": "16", "ONLY": "go_to_search",
+           "JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir}
+    result = subprocess.run([GPU_SCRIPT, str(tmp_path)], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["go_to_search.md"]
+    table = (tmp_path / "go_to_search.md").read_text()
+    assert table.startswith("== python -m bench.go_to_search --sizes 16") and "| 16 | 1 |" in table
