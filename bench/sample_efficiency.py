@@ -6,7 +6,8 @@
 Each method trains all seeds as one batch with this project's defaults (`--train.*`
 overrides any training option), evaluates every chunk of updates on fresh episodes,
 and reports the first frame count at which a seed's evaluation success reached the
-threshold, with the training seconds to it (compile and evaluations apart).
+threshold, with the training seconds to it (compile and evaluations apart), and the whole
+run's training rate (frames of all seeds per second, compile and evaluations apart).
 """
 
 import dataclasses
@@ -81,8 +82,8 @@ def main(options: Options) -> None:
     print(f"# {options.task}: frames per seed until evaluation success >= {options.threshold} "
           f"({options.eval_episodes} episodes per evaluation), {bench.machine()}")
     print("| method | envs | steps, epochs x minibatches, learning rate | seeds | frames per seed | median frames "
-          "| median updates | median gradient steps | median train s | compile s | final success per seed |")
-    print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|")
+          "| median updates | median gradient steps | median train s | frames/s | compile s | final success per seed |")
+    print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
     for (method, num_envs), config in configs.items():
         with tempfile.TemporaryDirectory() as folder:
             config = config.replace(out=os.path.join(folder, "run"))
@@ -105,7 +106,7 @@ def main(options: Options) -> None:
               f"| {median_text} "
               f"| {'-' if updates is None else f'{updates:,.0f}'} "
               f"| {'-' if updates is None else f'{updates * steps_per_update:,.0f}'} "
-              f"| {'-' if wall is None else f'{wall:.1f}'} | {rows[0]['compile_seconds']:.0f} "
+              f"| {'-' if wall is None else f'{wall:.1f}'} | {rows[-1]['fps']:,.0f} | {rows[0]['compile_seconds']:.0f} "
               f"| {', '.join(f'{rate:.2f}' for rate in final_rates)} |", flush=True)
 
 

@@ -92,8 +92,12 @@ def test_the_scaling_benchmark_measures_each_device_count_in_its_own_process(cap
 def test_the_sample_efficiency_benchmark_prints_a_row_per_method_and_size(capsys):
     sample_efficiency.main(sample_efficiency.Options(methods=("ppo",), seeds=(0, 1), num_envs=(16, 32), max_frames=256,
                                                      eval_frames=128, eval_episodes=4, train=TINY))
-    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ppo |")]
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line.split("|") for line in lines if line.startswith("| method |"))
+    rows = [line.split("|") for line in lines if line.startswith("| ppo |")]
     assert [(r[2].strip(), r[4].strip()) for r in rows] == [("16", "2"), ("32", "2")]  # envs, seeds
+    rate = header.index(" frames/s ")
+    assert all(float(r[rate].replace(",", "")) > 0 for r in rows)
 
 
 @pytest.mark.slow
