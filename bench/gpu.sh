@@ -8,10 +8,16 @@
 # PYTHON picks the interpreter (default .venv/bin/python); SIZES the environment counts of the throughput rows
 # (default "1024 4096 16384"); EFFICIENCY_SIZES those of frames to 0.9 (default "64 256 1024 4096"); ONLY
 # some of the tables, by name (default "go_to_search train_reference train_recipe sample_efficiency scaling").
-# Stops at the first benchmark that fails.
+# Stops at the first benchmark that fails (its output left in OUT/NAME.md.part); never writes over a table
+# already in OUT.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-gpu-figures}
+case $out in  # relative to where it is called from
+  /*) ;;
+  .) out=$PWD ;;
+  *) out="$PWD/${out#./}" ;;
+esac
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python=${PYTHON:-.venv/bin/python}
 read -r -a sizes <<<"${SIZES:-1024 4096 16384}"
 read -r -a efficiency_sizes <<<"${EFFICIENCY_SIZES:-64 256 1024 4096}"
@@ -20,17 +26,22 @@ only=" ${ONLY:-$tables} "
 for name in $only; do
   [[ $tables == *" $name "* ]] || { echo "bench/gpu.sh: ONLY names no table '$name'; the tables:$tables" >&2; exit 2; }
 done
+for name in $only; do  # never over an earlier run's table: a folder is added to, table by table (ONLY)
+  [ ! -e "$out/$name.md" ] || { echo "bench/gpu.sh: $out/$name.md is there from an earlier run; give another OUT," \
+    "or ONLY the tables it lacks" >&2; exit 2; }
+done
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 
 measure() {  # measure NAME MODULE ARGS...: runs `python -m MODULE ARGS...`, its output also to OUT/NAME.md
-  local name=$1
+  local name=$1  # (written as NAME.md.part, renamed once the benchmark has succeeded)
   shift
   [[ $only == *" $name "* ]] || return 0
-  echo "== python -m $*" | tee "$out/$name.md"
-  local start=$SECONDS
-  "$python" -m "$@" 2>&1 | tee -a "$out/$name.md"
-  echo "(${name}: $((SECONDS - start)) s)" | tee -a "$out/$name.md"
+  local part="$out/$name.md.part" start=$SECONDS
+  echo "== python -m $*" | tee "$part"
+  "$python" -m "$@" 2>&1 | tee -a "$part"
+  echo "(${name}: $((SECONDS - start)) s)" | tee -a "$part"
+  mv "$part" "$out/$name.md"
 }
 
 measure go_to_search bench.go_to_search --sizes "${sizes[@]}"

@@ -134,6 +134,15 @@ def test_the_accelerator_script_refuses_a_table_it_does_not_know(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_the_accelerator_script_never_writes_over_an_earlier_table(tmp_path):
+    (tmp_path / "go_to_search.md").write_text("an earlier run's table")
+    result = subprocess.run([GPU_SCRIPT, "."], env={**os.environ, "ONLY": "go_to_search train_recipe"}, cwd=tmp_path,
+                            capture_output=True, text=True)  # OUT relative to where it is called from
+    assert result.returncode == 2 and f"{tmp_path}/go_to_search.md is there from an earlier run" in result.stderr
+    assert os.listdir(tmp_path) == ["go_to_search.md"]
+    assert (tmp_path / "go_to_search.md").read_text() == "an earlier run's table"
+
+
 @pytest.mark.slow
 def test_the_accelerator_script_writes_each_table_it_measures(tmp_path):
     env = {**os.environ, "PYTHON": sys.executable, "SIZES": "16", "ONLY": "go_to_search",
