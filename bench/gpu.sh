@@ -54,5 +54,7 @@ devices=$("$python" -c "import jax; print(jax.device_count())")
 if [ "$devices" -gt 1 ]; then
   counts=() && for ((n = 1; n <= devices; n *= 2)); do counts+=("$n"); done
   measure scaling bench.scaling --devices "${counts[@]}" --num-envs 4096
+elif [[ $only == *" scaling "* ]]; then
+  echo "(scaling: one device here, nothing to scale over)"
 fi
 echo "tables in $out/"
