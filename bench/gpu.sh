@@ -23,10 +23,8 @@ read -r -a sizes <<<"${SIZES:-1024 4096 16384}"
 read -r -a efficiency_sizes <<<"${EFFICIENCY_SIZES:-64 256 1024 4096}"
 tables=" go_to_search train_reference train_recipe sample_efficiency scaling "
 only=" ${ONLY:-$tables} "
-for name in $only; do
+for name in $only; do  # and never over an earlier run's table: a folder is added to, table by table (ONLY)
   [[ $tables == *" $name "* ]] || { echo "bench/gpu.sh: ONLY names no table '$name'; the tables:$tables" >&2; exit 2; }
-done
-for name in $only; do  # never over an earlier run's table: a folder is added to, table by table (ONLY)
   [ ! -e "$out/$name.md" ] || { echo "bench/gpu.sh: $out/$name.md is there from an earlier run; give another OUT," \
     "or ONLY the tables it lacks" >&2; exit 2; }
 done
@@ -50,11 +48,13 @@ measure train_reference bench.train_throughput --num-envs "${sizes[@]}" \
 measure train_recipe bench.train_throughput --num-envs "${sizes[@]}" --train.updates-per-chunk 20
 measure sample_efficiency bench.sample_efficiency --methods llm4teach --num-envs "${efficiency_sizes[@]}" \
   --max-frames 102400 --eval-frames 4096
-devices=$("$python" -c "import jax; print(jax.device_count())")
-if [ "$devices" -gt 1 ]; then
-  counts=() && for ((n = 1; n <= devices; n *= 2)); do counts+=("$n"); done
-  measure scaling bench.scaling --devices "${counts[@]}" --num-envs 4096
-elif [[ $only == *" scaling "* ]]; then
-  echo "(scaling: one device here, nothing to scale over)"
+if [[ $only == *" scaling "* ]]; then  # (asking JAX for the devices starts its backend: only if needed)
+  devices=$("$python" -c "import jax; print(jax.device_count())")
+  if [ "$devices" -gt 1 ]; then
+    counts=() && for ((n = 1; n <= devices; n *= 2)); do counts+=("$n"); done
+    measure scaling bench.scaling --devices "${counts[@]}" --num-envs 4096
+  else
+    echo "(scaling: one device here, nothing to scale over)"
+  fi
 fi
 echo "tables in $out/"
