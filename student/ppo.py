@@ -33,6 +33,17 @@ from student.loss import distill_coefficient, ppo_loss
 from student.metrics import TEACHER_FIELDS
 
 
+def draw(key: jax.Array, logits: jax.Array) -> jax.Array:
+    """int32[...]: an action drawn from softmax(logits [..., A]), by inverting the cumulative distribution
+    at one uniform number per row (an action of probability 0 is never drawn). `jax.random.categorical`
+    adds Gumbel noise to every logit instead: A times the random bits, 0.24 ms for 1,024 rows of 7 on
+    this project's 2-core CPU against 0.06 (threefry's bits are most of the cost): 2-3% of training."""
+    cumulative = jnp.cumsum(jnp.exp(logits - logits.max(-1, keepdims=True)), axis=-1)
+    total = cumulative[..., -1:]
+    u = jnp.minimum(jax.random.uniform(key, total.shape) * total, jnp.nextafter(total, 0.0))
+    return (cumulative[..., :-1] <= u).sum(-1, dtype=jnp.int32)
+
+
 class Transition(NamedTuple):
     """One step of every environment of a rollout."""
 
@@ -95,7 +106,7 @@ class Learner:
     def act(self, config: TrainConfig, params, observation: jax.Array, key: jax.Array) -> jax.Array:
         """The student's actions for a batch of observations (greedy if `config.eval_greedy`)."""
         logits, _ = self.policy(config, params, observation)
-        return jnp.argmax(logits, axis=-1) if config.eval_greedy else jax.random.categorical(key, logits)
+        return jnp.argmax(logits, axis=-1) if config.eval_greedy else draw(key, logits)
 
     def init(self, config: TrainConfig, seed: jax.Array) -> TrainState:
         """A fresh training state for one seed."""
@@ -145,7 +156,7 @@ class Learner:
             key, action_key, teacher_key = jax.random.split(key, 3)
             cells = self.inputs(config, timestep.observation)
             logits, value = self.network(config).apply(state.params, cells)
-            action = jax.random.categorical(action_key, logits)
+            action = draw(action_key, logits)
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
             following = self.env.step_batch(timestep, action, self.reset_budget(config))
             done = following.is_done()

@@ -12,7 +12,7 @@ import envs
 import teacher_cache
 from student.config import DistillConfig, NetworkConfig, PPOConfig, Sweep, TrainConfig
 from student import metrics as run_metrics
-from student.ppo import consults_teacher, make_train
+from student.ppo import consults_teacher, draw, make_train
 from teacher_cache import table as tables
 from tests.probes import Probe
 
@@ -225,3 +225,21 @@ def test_one_chunk_trains_with_every_shipped_table_method_and_preset(task, table
         program, state, metrics = trained(config, envs.make(task), table if method != "ppo" else None)
         assert np.isfinite(metrics["loss"]).all() and int(state.updates_done[0]) == 2
         assert (metrics["teacher_agreement"] > 0).all() == (method != "ppo")
+
+
+def test_draw_samples_the_softmax_of_the_logits():
+    """The rollout's action draw (the inverse of the cumulative distribution at one uniform number) has
+    the frequencies of softmax(logits), over any batch shape, and never draws an action of probability 0."""
+    logits = jnp.array([[0.0, 1.0, -1.0, 2.0, 0.5, -jnp.inf, 0.0],
+                        [-jnp.inf, 3.0, -jnp.inf, -jnp.inf, 3.0, -jnp.inf, -jnp.inf],
+                        [-jnp.inf] * 6 + [5.0]])
+    draws = 200_000
+    keys = jax.random.split(jax.random.PRNGKey(0), draws)
+    actions = jax.jit(jax.vmap(lambda key: draw(key, logits)))(keys)
+    assert actions.shape == (draws, 3) and actions.dtype == jnp.int32
+    frequencies = jax.vmap(lambda a: jnp.bincount(a, length=7) / draws, in_axes=1)(actions)
+    expected = jax.nn.softmax(logits)
+    # 200,000 draws: a frequency's standard error is at most 0.0011; 0.006 is over 5 of them.
+    np.testing.assert_allclose(frequencies, expected, atol=0.006)
+    assert not bool(jnp.any((expected == 0) & (frequencies > 0)))
+    assert draw(jax.random.PRNGKey(1), jnp.zeros((2, 4, 7))).shape == (2, 4)
