@@ -97,6 +97,30 @@ def test_a_truncation_bootstraps_from_the_value_of_its_episodes_last_observation
     assert max(counts) == 3  # the third rollout starts 2 steps into its episodes: truncated at steps 1, 4, 7
 
 
+def test_each_transition_holds_the_teachers_prior_of_the_observation_the_student_acted_on():
+    # The rollout orders the teacher's prior after the student's inputs (a barrier, for XLA's CPU runtime);
+    # whatever the order, the prior must be that of the step's own observation, found here by replaying
+    # the rollout's actions.
+    config = TrainConfig(method="llm4teach", num_envs=8, num_steps=5)
+    env = envs.make("SimpleDoorKey", max_steps=3)  # episodes end and restart within the rollout
+    program = make_train(config, env, teacher_cache.load("SimpleDoorKey", task="SimpleDoorKey"), compile=False)
+    learner, member = program.learner, jax.tree.map(lambda x: x[0], program.members)
+    state = jax.tree.map(lambda x: x[0], program.init())
+    _, transitions = jax.jit(lambda s: learner.rollout(member, s))(state)
+
+    def observations(timestep, actions):
+        def one(timestep, action):
+            following = jax.vmap(env.step)(timestep, action)
+            return following, timestep.observation
+
+        return jax.lax.scan(one, timestep, actions)[1]
+
+    seen = jax.jit(observations)(state.timestep, transitions.action)
+    expected = teacher_cache.prior(learner.table, seen)
+    assert float(np.asarray(transitions.teacher).sum(-1).min()) > 0.99  # a distribution at every step
+    np.testing.assert_allclose(np.asarray(transitions.teacher), np.asarray(expected), atol=1e-6)
+
+
 def tiny(**changes) -> TrainConfig:
     """A configuration that compiles fast: plain PPO, few environments, one minibatch step per update."""
     fields = dict(method="ppo", num_envs=8, num_steps=4, updates_per_chunk=2,
