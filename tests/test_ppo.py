@@ -1,6 +1,7 @@
 """The learner pinned on probes with known answers, on the teacher, and as a batch of seeds."""
 
 import dataclasses
+import functools
 
 import chex
 import jax
@@ -66,30 +67,40 @@ def test_probe_truncation_is_bootstrapped_not_treated_as_an_end():
         np.testing.assert_allclose(values_and_policies(program, state, cue)[0], 2.0, atol=0.15)
 
 
+def one_member(config, env, table=None):
+    """(learner, member's configuration, initial state, jitted rollout) of a run's first member, uncompiled."""
+    program = make_train(config, env, table, compile=False)
+    learner, member = program.learner, jax.tree.map(lambda x: x[0], program.members)
+    return learner, member, jax.tree.map(lambda x: x[0], program.init()), jax.jit(lambda s: learner.rollout(member, s))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def replayed(env, timestep, actions):
+    """(the observation each step acted on, each step's final observation) [steps, N, ...]: a rollout's
+    actions replayed from its first timestep (a step is a function of timestep and action)."""
+    def one(timestep, action):
+        following = jax.vmap(env.step)(timestep, action)
+        return following, (timestep.observation, following.info["final_observation"])
+
+    return jax.lax.scan(one, timestep, actions)[1]
+
+
 def test_a_truncation_bootstraps_from_the_value_of_its_episodes_last_observation():
     # Episodes of 3 steps, rollouts of 7: up to ceil(7 / 3) = 3 truncations per environment in a rollout,
     # whose values the rollout computes after its steps. Against the value of each truncated step's final
     # observation, found by replaying the rollout's actions (a step is a function of timestep and action).
     config = TrainConfig(method="ppo", num_envs=8, num_steps=7)
     env = envs.make("SimpleDoorKey", max_steps=3)
-    program = make_train(config, env, compile=False)
-    learner, member = program.learner, jax.tree.map(lambda x: x[0], program.members)
-    state = jax.tree.map(lambda x: x[0], program.init())
-    rollout = jax.jit(lambda s: learner.rollout(member, s))
-
-    def final_values(timestep, actions):
-        def one(timestep, action):
-            following = jax.vmap(env.step)(timestep, action)
-            return following, following.info["final_observation"]
-
-        _, observations = jax.lax.scan(one, timestep, actions)
-        return learner.policy(member, state.params, observations.reshape((-1,) + observations.shape[2:]))[1]
+    learner, member, state, rollout = one_member(config, env)
+    value = jax.jit(lambda observation: learner.policy(member, state.params, observation)[1])
 
     counts = []
     for _ in range(3):
         following, transitions = rollout(state)
         truncated = np.asarray(transitions.done & ~transitions.terminated)
-        expected = np.asarray(jax.jit(final_values)(state.timestep, transitions.action)).reshape(truncated.shape)
+        _, final_observations = replayed(env, state.timestep, transitions.action)
+        expected = np.asarray(value(final_observations.reshape((-1,) + final_observations.shape[2:])))
+        expected = expected.reshape(truncated.shape)
         np.testing.assert_allclose(np.asarray(transitions.final_value)[truncated], expected[truncated],
                                    rtol=1e-5, atol=1e-6)
         counts.append(truncated.sum(0).max())
@@ -103,19 +114,9 @@ def test_each_transition_holds_the_teachers_prior_of_the_observation_the_student
     # the rollout's actions.
     config = TrainConfig(method="llm4teach", num_envs=8, num_steps=5)
     env = envs.make("SimpleDoorKey", max_steps=3)  # episodes end and restart within the rollout
-    program = make_train(config, env, teacher_cache.load("SimpleDoorKey", task="SimpleDoorKey"), compile=False)
-    learner, member = program.learner, jax.tree.map(lambda x: x[0], program.members)
-    state = jax.tree.map(lambda x: x[0], program.init())
-    _, transitions = jax.jit(lambda s: learner.rollout(member, s))(state)
-
-    def observations(timestep, actions):
-        def one(timestep, action):
-            following = jax.vmap(env.step)(timestep, action)
-            return following, timestep.observation
-
-        return jax.lax.scan(one, timestep, actions)[1]
-
-    seen = jax.jit(observations)(state.timestep, transitions.action)
+    learner, _, state, rollout = one_member(config, env, teacher_cache.load("SimpleDoorKey", task="SimpleDoorKey"))
+    _, transitions = rollout(state)
+    seen, _ = replayed(env, state.timestep, transitions.action)
     expected = teacher_cache.prior(learner.table, seen)
     assert float(np.asarray(transitions.teacher).sum(-1).min()) > 0.99  # a distribution at every step
     np.testing.assert_allclose(np.asarray(transitions.teacher), np.asarray(expected), atol=1e-6)
