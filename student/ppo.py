@@ -159,8 +159,8 @@ class Learner:
             # the network's inputs are ready, so that the first layer's product (a thunk the runtime may hand to its
             # other thread) runs beside the teacher's search; left to itself, XLA ran the teacher first and the
             # network's inputs waited for it (a buffer reused between them). And the network's last products are
-            # not fused with the softmax. Together 3-5% faster training on a CPU (docs/measurements.md, "eleventh
-            # session").
+            # not fused with the softmax. Together 3-5% faster training on a CPU (docs/measurements.md, "2026-12-02,
+            # eleventh session").
             teacher_observation, cells = jax.lax.optimization_barrier((timestep.observation, cells))
             logits, value = self.network(config).apply(state.params, cells)
             logits = jax.lax.optimization_barrier(logits)
