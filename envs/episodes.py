@@ -61,16 +61,39 @@ def summary(outcome: dict) -> dict:
 
 def episode_frames(env, act: Policy, key: jax.Array, max_frames: int) -> list[np.ndarray]:
     """Pictures of one episode of `env` (autoreset off), one observation at a time through
-    `act(observation, key) -> action`, until it ends or `max_frames` are drawn."""
-    step = jax.jit(env.step)
-    key, reset_key = jax.random.split(key)
-    timestep = env.reset(reset_key)
-    frames = [envs.render(timestep)]
-    while len(frames) < max_frames and not timestep.is_done():
-        key, action_key = jax.random.split(key)
-        timestep = step(timestep, act(timestep.observation, action_key))
-        frames.append(envs.render(timestep))
-    return frames
+    `act(observation, key) -> action`, until it ends or `max_frames` are drawn (`episodes_frames`)."""
+    return episodes_frames(env, act, key[None], max_frames)[0]
+
+
+def episodes_frames(env, act: Callable, keys: jax.Array, max_frames: int, *args) -> list[list[np.ndarray]]:
+    """Pictures of one episode of `env` (autoreset off) per key, as `episode_frames` draws them, played
+    together in one compiled program and drawn on the host after it: the first observation and each
+    step's, until the episode ends or `max_frames` are drawn. `act(observation, key, *args) -> action`
+    for one observation; `args` (a policy's parameters, say) are arguments of the program, not
+    constants compiled into it."""
+
+    def play(key, *args):
+        key, reset_key = jax.random.split(key)
+        first = env.reset(reset_key)
+
+        def one_step(carry, _):
+            timestep, key = carry
+            key, action_key = jax.random.split(key)
+            timestep = env.step(timestep, act(timestep.observation, action_key, *args))
+            return (timestep, key), (timestep, timestep.is_done())
+
+        _, (later, done) = jax.lax.scan(one_step, (first, key), None, length=max_frames - 1)
+        return first, later, done
+
+    first, later, done = jax.device_get(jax.jit(jax.vmap(play, in_axes=(0,) + (None,) * len(args)))(keys, *args))
+    episodes = []
+    for i in range(len(keys)):
+        ends = np.flatnonzero(done[i])
+        steps = ends[0] + 1 if ends.size else max_frames - 1
+        episode = [jax.tree.map(lambda x: x[i], first)]
+        episode += [jax.tree.map(lambda x: x[i, t], later) for t in range(steps)]
+        episodes.append([envs.render(timestep) for timestep in episode])
+    return episodes
 
 
 def save_gif(frames: list[np.ndarray], path: str, milliseconds: int) -> None:

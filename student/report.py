@@ -9,7 +9,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from envs.episodes import episode_frames, save_gif  # noqa: E402
+from envs.episodes import episodes_frames, save_gif  # noqa: E402
 
 
 def setting_label(setting: dict) -> str:
@@ -65,9 +65,12 @@ def plot_sweep(rows: list[dict], out_path: str, config) -> None:
 def animate(learner, config, params, episodes: int, out_path: str, seed: int = 7) -> None:
     """A GIF of one member's student (its configuration and parameters) playing `episodes` episodes."""
     env = dataclasses.replace(learner.env, autoreset=False)
-    act = jax.jit(lambda obs, key: learner.act(config, params, obs[None], key)[0])
+
+    def act(observation, key, config, params):
+        return learner.act(config, params, observation[None], key)[0]
+
+    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
     frames = []
-    for key in jax.random.split(jax.random.PRNGKey(seed), episodes):
-        frames += episode_frames(env, act, key, max_frames=env.max_steps + 1)
-        frames += [frames[-1]] * 5  # linger on the ending
+    for episode in episodes_frames(env, act, keys, env.max_steps + 1, config, params):
+        frames += episode + [episode[-1]] * 5  # linger on the ending
     save_gif(frames, out_path, milliseconds=120)

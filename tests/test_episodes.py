@@ -1,5 +1,6 @@
-"""Whole evaluation episodes (envs/episodes.py): each episode's first end is what is recorded,
-whether the batch plays on after it or stops once every episode has ended."""
+"""Whole episodes (envs/episodes.py): in evaluation each episode's first end is what is recorded,
+whether the batch plays on after it or stops once every episode has ended; a GIF's episodes,
+played in one program, are drawn as stepping one at a time draws them."""
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +10,7 @@ import pytest
 import envs
 import teacher_cache
 from envs import codes
-from envs.episodes import run_episodes, summary
+from envs.episodes import episodes_frames, run_episodes, summary
 from teacher_cache.prior import prior
 
 MAX_STEPS = 60
@@ -54,3 +55,39 @@ def test_a_good_policy_ends_every_episode_early_and_keeps_each_end(env):
     assert summary(outcome)["success_rate"] > 0.9 and (lengths >= 1).all()
     assert len(np.unique(lengths[successes])) > 3  # episodes ended at different steps, each kept its own
     np.testing.assert_allclose(outcome["return"][successes], 1 - 0.9 * lengths[successes] / MAX_STEPS, rtol=1e-5)
+
+
+def one_step_at_a_time(env, act, key, max_frames):
+    """An episode's pictures drawn as the environment is stepped from the host, one action at a time."""
+    step, act = jax.jit(env.step), jax.jit(act)
+    key, reset_key = jax.random.split(key)
+    timestep = jax.jit(env.reset)(reset_key)
+    frames = [envs.render(timestep)]
+    while len(frames) < max_frames and not timestep.is_done():
+        key, action_key = jax.random.split(key)
+        timestep = step(timestep, act(timestep.observation, action_key))
+        frames.append(envs.render(timestep))
+    return frames
+
+
+@pytest.mark.parametrize("policy, max_frames", [("teacher", MAX_STEPS + 1), ("random", 8)])
+def test_a_gifs_episodes_are_drawn_as_one_step_at_a_time_draws_them(env, policy, max_frames):
+    table = teacher_cache.load("SimpleDoorKey")
+
+    def act(observation, key, table):  # the table an argument of the program, as a student's parameters are
+        if policy == "random":
+            return random_policy(observation[None], key)[0]
+        return jax.random.categorical(key, jnp.log(prior(table, observation[None])), axis=-1)[0]
+
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    drawn = episodes_frames(env, act, keys, max_frames, table)
+    for key, frames in zip(keys, drawn):
+        expected = one_step_at_a_time(env, lambda observation, key: act(observation, key, table), key, max_frames)
+        assert len(frames) == len(expected) and frames[0].ndim == 3
+        for frame, expected_frame in zip(frames, expected):
+            np.testing.assert_array_equal(frame, expected_frame)
+    lengths = [len(frames) for frames in drawn]
+    if policy == "teacher":  # each episode ends where it succeeds, at different steps
+        assert max(lengths) < max_frames and len(set(lengths)) > 1
+    else:  # cut at max_frames
+        assert lengths == [max_frames] * 3
