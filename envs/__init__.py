@@ -11,6 +11,7 @@ within the ending step (`envs.environment`), and the observation's categories pe
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import navix
 import numpy as np
 from navix import StepType, Timestep
@@ -86,8 +87,8 @@ def layout_of(timestep: Timestep) -> dict:
 
 
 def render(timestep: Timestep) -> np.ndarray:
-    """uint8[H, W, 3] picture of one (unbatched) timestep of any task."""
+    """uint8[H, W, 3] picture of one (unbatched) timestep of any task, its arrays on a device or the host."""
     state = jax.device_get(timestep.state)
     if isinstance(state, DoorKeyState):
         return render_world(state.grid, state.agent_pos, state.agent_dir, state.carrying, state.seen)
-    return np.asarray(navix.observations.rgb(timestep.state))
+    return np.asarray(navix.observations.rgb(jax.tree.map(jnp.asarray, timestep.state)))

@@ -70,8 +70,12 @@ def one_step_at_a_time(env, act, key, max_frames):
     return frames
 
 
-@pytest.mark.parametrize("policy, max_frames", [("teacher", MAX_STEPS + 1), ("random", 8)])
-def test_a_gifs_episodes_are_drawn_as_one_step_at_a_time_draws_them(env, policy, max_frames):
+@pytest.mark.parametrize("task, policy, max_frames", [("SimpleDoorKey", "teacher", MAX_STEPS + 1),
+                                                      ("SimpleDoorKey", "random", 8),
+                                                      ("Navix-DoorKey-5x5-v0", "random", 8)])
+def test_a_gifs_episodes_are_drawn_as_one_step_at_a_time_draws_them(env, task, policy, max_frames):
+    if task != "SimpleDoorKey":
+        env = envs.make(task, autoreset=False)
     table = teacher_cache.load("SimpleDoorKey")
 
     def act(observation, key, table):  # the table an argument of the program, as a student's parameters are
