@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 import envs
-from envs.episodes import episode_frames, save_gif
+from envs.episodes import episodes_frames, save_gif
 
 
 def random_play(env, num_envs: int, num_steps: int, seed: int = 0) -> dict:
@@ -59,7 +59,8 @@ def main():
         env = envs.make(name, autoreset=False)
         random_action = lambda observation, key: jax.random.randint(key, (), 0, env.num_actions)  # noqa: E731
         path = os.path.join(args.out, f"{name}.gif")
-        save_gif(episode_frames(env, random_action, jax.random.PRNGKey(1), max_frames=60), path, milliseconds=150)
+        frames, = episodes_frames(env, random_action, jax.random.PRNGKey(1)[None], max_frames=60)
+        save_gif(frames, path, milliseconds=150)
         print(
             f"{name:15s} {stats['episodes']:6d} episodes  random success {stats['success_rate']:.3f}  "
             f"mean length {stats['mean_length']:5.1f}  {stats['steps_per_second']:,.0f} steps/s  -> {path}"

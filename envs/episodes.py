@@ -59,18 +59,12 @@ def summary(outcome: dict) -> dict:
     }
 
 
-def episode_frames(env, act: Policy, key: jax.Array, max_frames: int) -> list[np.ndarray]:
-    """Pictures of one episode of `env` (autoreset off), one observation at a time through
-    `act(observation, key) -> action`, until it ends or `max_frames` are drawn (`episodes_frames`)."""
-    return episodes_frames(env, act, key[None], max_frames)[0]
-
-
 def episodes_frames(env, act: Callable, keys: jax.Array, max_frames: int, *args) -> list[list[np.ndarray]]:
-    """Pictures of one episode of `env` (autoreset off) per key, as `episode_frames` draws them, played
-    together in one compiled program and drawn on the host after it: the first observation and each
-    step's, until the episode ends or `max_frames` are drawn. `act(observation, key, *args) -> action`
-    for one observation; `args` (a policy's parameters, say) are arguments of the program, not
-    constants compiled into it."""
+    """Pictures of one episode of `env` (autoreset off) per key: the first observation and each step's,
+    until the episode ends or `max_frames` are drawn. The episodes are played together in one compiled
+    program and drawn on the host after it. `act(observation, key, *args) -> action` for one
+    observation; `args` (a policy's parameters, say) are arguments of the program, not constants
+    compiled into it."""
 
     def play(key, *args):
         key, reset_key = jax.random.split(key)
