@@ -99,7 +99,7 @@ def main(options: Options) -> None:
         wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
         final_rates = [seed["success_rate"] for seed in final["per_seed"]]
         steps_per_update = config.update_epochs * config.num_minibatches
-        late = (f" (x{config.late_rollout_factor} and learning rate {config.learning_rate(True):g} from "
+        late = (f" (x{config.late_factor} and learning rate {config.learning_rate(True):g} from "
                 f"{config.frames_at(config.early_updates):,})" if config.has_late_phase else "")
         print(f"| {method} | {config.num_envs} | {config.steps_per_rollout}, {config.update_epochs} x "
               f"{config.num_minibatches}, {config.learning_rate(False):g}{late} | {len(frames)} | {shown} "

@@ -155,23 +155,25 @@ Sweep = dataclasses.make_dataclass(
 Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting with every seed (one program)."
 
 
-# The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches, learning rate).
-# Gradient steps per frame, not environments, set the pace of learning: as environments grow,
-# rollouts shorten and minibatch steps grow, so that every update still takes dozens of
-# gradient steps on a few thousand frames (at 1024, 32 steps of 128 samples at a learning rate
-# 3 times larger: a quarter of 8 x 8's compute). From --late-frame on, rollouts are
-# --late-rollout-factor times longer and the learning rate is LATE_LEARNING_RATE (measured:
+# The large-batch recipe: (up to this many environments, rollout steps, epochs, minibatches, learning rate,
+# late rollout factor). Gradient steps per frame, not environments, set the pace of learning: as environments
+# grow, rollouts shorten and minibatch steps grow, so that every update still takes dozens of small gradient
+# steps (from 257 environments on at a learning rate 3 times larger: steps of 128 samples up to 4096
+# environments, of N/64 beyond). From --late-frame on, rollouts are the late factor times longer (one gradient
+# step per 256 frames from 1024 to 16384 environments) and the learning rate is LATE_LEARNING_RATE (measured:
 # README, "Many environments").
-RECIPE = ((64, 16, 4, 4, 1e-3), (256, 8, 8, 8, 1e-3), (1024, 2, 2, 16, 3e-3), (None, 1, 8, 8, 1e-3))
+RECIPE = ((64, 16, 4, 4, 1e-3, 4), (256, 8, 8, 8, 1e-3, 4), (1024, 2, 2, 16, 3e-3, 4), (4096, 1, 4, 32, 3e-3, 8),
+          (None, 1, 4, 64, 3e-3, 4))
 LATE_LEARNING_RATE = 1e-3
 
 
 def recipe(num_envs: int) -> dict:
-    """The recipe's rollout steps, epochs, minibatches and early learning rate for a number of environments."""
-    for most, num_steps, update_epochs, num_minibatches, learning_rate in RECIPE:
+    """The recipe's rollout steps, epochs, minibatches, early learning rate and late rollout factor for a
+    number of environments."""
+    for most, num_steps, update_epochs, num_minibatches, learning_rate, late_rollout_factor in RECIPE:
         if most is None or num_envs <= most:
             return {"num_steps": num_steps, "update_epochs": update_epochs, "num_minibatches": num_minibatches,
-                    "learning_rate": learning_rate}
+                    "learning_rate": learning_rate, "late_rollout_factor": late_rollout_factor}
 
 
 def default_num_envs() -> int:
@@ -195,18 +197,20 @@ class TrainConfig:
     num_envs: int = struct.field(pytree_node=False, default_factory=default_num_envs)
     """Environments stepped in parallel, per seed (default: 1024 on a CPU, where it reaches 0.9 soonest in
     wall-clock time; 4096 on a GPU or TPU, where every count up to 4096 reaches it in the same ~0.2 s).
-    Unless set, --num-steps, --ppo.update-epochs, --ppo.num-minibatches and --ppo.learning-rate follow
-    the large-batch recipe for this number (up to 64: 16 steps, 4 epochs x 4 minibatches; 256: 8, 8 x 8;
-    1024: 2, 2 x 16 and a learning rate of 3e-3; more: 1, 8 x 8), and from --late-frame on rollouts are
-    4x longer and the learning rate 1e-3."""
+    Unless set, --num-steps, --ppo.update-epochs, --ppo.num-minibatches, --ppo.learning-rate and
+    --late-rollout-factor follow the large-batch recipe for this number (up to 64: 16 steps, 4 epochs x 4
+    minibatches; 256: 8, 8 x 8; 1024: 2, 2 x 16 at a learning rate of 3e-3; 4096: 1, 4 x 32 at 3e-3; more:
+    1, 4 x 64 at 3e-3), and from --late-frame on rollouts are 4x longer (8x from 1025 to 4096 environments)
+    and the learning rate 1e-3."""
     num_steps: int | None = static_field(None)
     """Steps per environment in each rollout (default: the large-batch recipe for --num-envs)."""
     late_frame: int = static_field(300_000)
     """Frame per seed from which training is in its late phase: rollouts --late-rollout-factor times
     longer, the same epochs x minibatches, so fewer and larger gradient steps per frame (what keeps the
     student improving once it has passed its teacher; 300,000 is where the default λ reaches its floor)."""
-    late_rollout_factor: int = static_field(4)
-    """How many times longer the late phase's rollouts are (1: no late phase)."""
+    late_rollout_factor: int | None = static_field(None)
+    """How many times longer the late phase's rollouts are (1: no late phase; default: the large-batch
+    recipe's for --num-envs, 4 or 8)."""
     seeds: tuple[int, ...] = static_field((0,))
     """Seeds trained at once, as a batch axis."""
     out: str | None = static_field(None)
@@ -257,6 +261,12 @@ class TrainConfig:
                 else self.ppo.num_minibatches)
 
     @property
+    def late_factor(self) -> int:
+        """--late-rollout-factor, or the large-batch recipe's for num_envs."""
+        return (recipe(self.num_envs)["late_rollout_factor"] if self.late_rollout_factor is None
+                else self.late_rollout_factor)
+
+    @property
     def batch_size(self) -> int:
         """Frames per update (per seed) in the early phase."""
         return self.num_envs * self.steps_per_rollout
@@ -285,7 +295,7 @@ class TrainConfig:
 
     def rollout_steps(self, late: bool) -> int:
         """Steps per environment in each rollout of a phase."""
-        return self.steps_per_rollout * (self.late_rollout_factor if late else 1)
+        return self.steps_per_rollout * (self.late_factor if late else 1)
 
     def phase_batch_size(self, late: bool) -> int:
         """Frames per update (per seed) of a phase."""
@@ -296,12 +306,12 @@ class TrainConfig:
 
     def updates_in_chunk(self, late: bool) -> int:
         """Updates per compiled chunk of a phase."""
-        return max(1, self.updates_per_chunk // self.late_rollout_factor) if late else self.updates_per_chunk
+        return max(1, self.updates_per_chunk // self.late_factor) if late else self.updates_per_chunk
 
     @property
     def early_chunks(self) -> int | None:
         """Chunks before the late phase (None: no late phase)."""
-        if self.late_rollout_factor == 1:
+        if self.late_factor == 1:
             return None
         return -(-self.late_frame // self.frames_per_chunk)
 
@@ -389,7 +399,7 @@ class TrainConfig:
             "total_frames": self.total_frames, "num_envs": self.num_envs, "num_steps": self.steps_per_rollout,
             "eval_episodes": self.eval_episodes, "final_eval_episodes": self.final_eval_episodes,
             "updates_per_chunk": self.updates_per_chunk, "checkpoint_every": self.checkpoint_every,
-            "late_rollout_factor": self.late_rollout_factor,
+            "late_rollout_factor": self.late_factor,
             "eval_every": self.eval_every,
             "ppo.update_epochs": self.update_epochs, "ppo.num_minibatches": self.num_minibatches,
             "network.embed": self.network.embed, "network.hidden": self.network.hidden,
@@ -488,6 +498,8 @@ def read(run_dir: str) -> TrainConfig:
     ppo = config.ppo
     return config.replace(
         num_steps=derived.get("num_steps") if config.num_steps is None else config.num_steps,
+        late_rollout_factor=(derived.get("late_rollout_factor") if config.late_rollout_factor is None
+                             else config.late_rollout_factor),
         ppo=ppo.replace(
             update_epochs=derived.get("update_epochs") if ppo.update_epochs is None else ppo.update_epochs,
             num_minibatches=derived.get("num_minibatches") if ppo.num_minibatches is None else ppo.num_minibatches,

@@ -52,7 +52,7 @@ def create(config: TrainConfig, table, devices: list) -> str:
         "derived": {
             "num_steps": config.steps_per_rollout, "update_epochs": config.update_epochs,
             "num_minibatches": config.num_minibatches, "learning_rate": config.learning_rate(False),
-            "late_learning_rate": config.learning_rate(True),
+            "late_learning_rate": config.learning_rate(True), "late_rollout_factor": config.late_factor,
             "batch_size": config.batch_size, "minibatch_size": config.minibatch_size,
             **lengths(config),
             "distill_schedule": dataclasses.asdict(config.distill.resolved()),

@@ -15,16 +15,18 @@ def shape(config: TrainConfig) -> tuple[int, int, int]:
     return config.steps_per_rollout, config.update_epochs, config.num_minibatches
 
 
-@pytest.mark.parametrize("num_envs, expected, learning_rate", [
-    (16, (16, 4, 4), 1e-3), (64, (16, 4, 4), 1e-3), (256, (8, 8, 8), 1e-3), (1024, (2, 2, 16), 3e-3),
-    (4096, (1, 8, 8), 1e-3), (16384, (1, 8, 8), 1e-3)])
-def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected, learning_rate):
+@pytest.mark.parametrize("num_envs, expected, learning_rate, late_factor", [
+    (16, (16, 4, 4), 1e-3, 4), (64, (16, 4, 4), 1e-3, 4), (256, (8, 8, 8), 1e-3, 4), (1024, (2, 2, 16), 3e-3, 4),
+    (2048, (1, 4, 32), 3e-3, 8), (4096, (1, 4, 32), 3e-3, 8), (16384, (1, 4, 64), 3e-3, 4)])
+def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected, learning_rate, late_factor):
     assert shape(TrainConfig(num_envs=num_envs)) == expected
     assert shape(TrainConfig().replace(num_envs=num_envs)) == expected  # refilled when num_envs changes
     assert recipe(num_envs) == {**dict(zip(("num_steps", "update_epochs", "num_minibatches"), expected)),
-                                "learning_rate": learning_rate}
+                                "learning_rate": learning_rate, "late_rollout_factor": late_factor}
     config = TrainConfig(num_envs=num_envs)
     assert (config.learning_rate(False), config.learning_rate(True)) == (learning_rate, 1e-3)  # late: 1e-3
+    assert config.late_factor == late_factor and config.rollout_steps(True) == expected[0] * late_factor
+    assert TrainConfig(num_envs=num_envs, late_rollout_factor=2).late_factor == 2  # set: kept
 
 
 def test_what_the_user_sets_is_kept():
@@ -60,6 +62,21 @@ def test_a_resumed_run_keeps_the_recipe_it_started_with(tmp_path):
     read = configuration.read(run_dir)
     assert shape(read) == (2, 8, 8) and (read.learning_rate(False), read.learning_rate(True)) == (1e-3, 1e-3)
     assert shape(read.replace(num_envs=4096)) == (2, 8, 8)  # now set, not the recipe's
+
+
+def test_a_resumed_run_keeps_the_late_rollout_factor_it_started_with(tmp_path):
+    # A run started at 4096 environments when every recipe's late rollouts were 4x longer, read back after
+    # the recipe there changed to 8x: it keeps 4x, and a run started now records 8x.
+    run_dir = run_folder.create(TrainConfig(num_envs=4096, out=str(tmp_path / "run")), None, jax.devices())
+    path = os.path.join(run_dir, configuration.CONFIG_FILE)
+    with open(path) as file:
+        record = json.load(file)
+    assert record["config"]["late_rollout_factor"] is None and record["derived"]["late_rollout_factor"] == 8
+    assert configuration.read(run_dir).late_rollout_factor == 8
+    record["derived"]["late_rollout_factor"] = 4
+    with open(path, "w") as file:
+        json.dump(record, file)
+    assert configuration.read(run_dir).late_factor == 4
 
 
 def test_traced_and_static_fields():
