@@ -65,8 +65,9 @@ def test_a_resumed_run_keeps_the_recipe_it_started_with(tmp_path):
 
 
 def test_a_resumed_run_keeps_the_late_rollout_factor_it_started_with(tmp_path):
-    # A run started at 4096 environments when every recipe's late rollouts were 4x longer, read back after
-    # the recipe there changed to 8x: it keeps 4x, and a run started now records 8x.
+    # A run at 4096 environments whose recipe gave it 4x longer late rollouts (recorded in config.json's
+    # "derived"), read back when the recipe there gives 8x: it keeps 4x; a run started now records 8x. A run
+    # saved before the factor was the recipe's has it in its configuration (4) and no "derived" factor.
     run_dir = run_folder.create(TrainConfig(num_envs=4096, out=str(tmp_path / "run")), None, jax.devices())
     path = os.path.join(run_dir, configuration.CONFIG_FILE)
     with open(path) as file:
@@ -74,6 +75,11 @@ def test_a_resumed_run_keeps_the_late_rollout_factor_it_started_with(tmp_path):
     assert record["config"]["late_rollout_factor"] is None and record["derived"]["late_rollout_factor"] == 8
     assert configuration.read(run_dir).late_rollout_factor == 8
     record["derived"]["late_rollout_factor"] = 4
+    with open(path, "w") as file:
+        json.dump(record, file)
+    assert configuration.read(run_dir).late_factor == 4
+    record["config"]["late_rollout_factor"] = 4
+    del record["derived"]["late_rollout_factor"]
     with open(path, "w") as file:
         json.dump(record, file)
     assert configuration.read(run_dir).late_factor == 4
