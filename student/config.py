@@ -244,27 +244,29 @@ class TrainConfig:
         if is_concrete(self) and not _CHECKS_DEFERRED.get():
             self.check()
 
+    def _or_recipe(self, value: int | None, name: str) -> int:
+        """`value` if the user set it, else the large-batch recipe's `name` for num_envs."""
+        return recipe(self.num_envs)[name] if value is None else value
+
     @property
     def steps_per_rollout(self) -> int:
         """--num-steps, or the large-batch recipe's for num_envs."""
-        return recipe(self.num_envs)["num_steps"] if self.num_steps is None else self.num_steps
+        return self._or_recipe(self.num_steps, "num_steps")
 
     @property
     def update_epochs(self) -> int:
         """--ppo.update-epochs, or the large-batch recipe's for num_envs."""
-        return recipe(self.num_envs)["update_epochs"] if self.ppo.update_epochs is None else self.ppo.update_epochs
+        return self._or_recipe(self.ppo.update_epochs, "update_epochs")
 
     @property
     def num_minibatches(self) -> int:
         """--ppo.num-minibatches, or the large-batch recipe's for num_envs."""
-        return (recipe(self.num_envs)["num_minibatches"] if self.ppo.num_minibatches is None
-                else self.ppo.num_minibatches)
+        return self._or_recipe(self.ppo.num_minibatches, "num_minibatches")
 
     @property
     def late_factor(self) -> int:
         """--late-rollout-factor, or the large-batch recipe's for num_envs."""
-        return (recipe(self.num_envs)["late_rollout_factor"] if self.late_rollout_factor is None
-                else self.late_rollout_factor)
+        return self._or_recipe(self.late_rollout_factor, "late_rollout_factor")
 
     @property
     def batch_size(self) -> int:
@@ -495,16 +497,15 @@ def read(run_dir: str) -> TrainConfig:
     # learning rates were recorded has its rate set), so that a later change of the recipe does not
     # change a run's hyperparameters when it resumes.
     derived = record.get("derived", {})
+    kept = lambda value, name: derived.get(name) if value is None else value  # set by the user, or recorded
     ppo = config.ppo
     return config.replace(
-        num_steps=derived.get("num_steps") if config.num_steps is None else config.num_steps,
-        late_rollout_factor=(derived.get("late_rollout_factor") if config.late_rollout_factor is None
-                             else config.late_rollout_factor),
+        num_steps=kept(config.num_steps, "num_steps"),
+        late_rollout_factor=kept(config.late_rollout_factor, "late_rollout_factor"),
         ppo=ppo.replace(
-            update_epochs=derived.get("update_epochs") if ppo.update_epochs is None else ppo.update_epochs,
-            num_minibatches=derived.get("num_minibatches") if ppo.num_minibatches is None else ppo.num_minibatches,
-            learning_rate=derived.get("learning_rate") if ppo.learning_rate is None else ppo.learning_rate,
-            late_learning_rate=(derived.get("late_learning_rate") if ppo.late_learning_rate is None
-                                else ppo.late_learning_rate),
+            update_epochs=kept(ppo.update_epochs, "update_epochs"),
+            num_minibatches=kept(ppo.num_minibatches, "num_minibatches"),
+            learning_rate=kept(ppo.learning_rate, "learning_rate"),
+            late_learning_rate=kept(ppo.late_learning_rate, "late_learning_rate"),
         ),
     )
