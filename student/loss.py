@@ -19,9 +19,11 @@ def distill_coefficient(distill: DistillConfig, frames: jax.Array) -> jax.Array:
     return jnp.where(frames < schedule.stop_frame, value, 0.0)
 
 
-def ppo_loss(logits: jax.Array, values: jax.Array, batch: dict, ppo: PPOConfig, distill: jax.Array):
+def ppo_loss(logits: jax.Array, values: jax.Array, batch: dict, ppo: PPOConfig, distill: jax.Array,
+             ent_coef: jax.Array):
     """(total loss, metrics) of one minibatch: `batch` holds the rollout's `action`, `log_prob`,
-    `value`, `advantage`, `target` and `teacher` (π_T, zeros without a teacher)."""
+    `value`, `advantage`, `target` and `teacher` (π_T, zeros without a teacher); `ent_coef` is the entropy
+    bonus's weight (--ppo.ent-coef, or the recipe's)."""
     log_probs = jax.nn.log_softmax(logits)
     log_prob = jnp.take_along_axis(log_probs, batch["action"][:, None], axis=-1)[:, 0]
     ratio = jnp.exp(log_prob - batch["log_prob"])
@@ -35,7 +37,7 @@ def ppo_loss(logits: jax.Array, values: jax.Array, batch: dict, ppo: PPOConfig, 
     ).mean()
     entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
     cross_entropy = -(batch["teacher"] * log_probs).sum(-1).mean()
-    total = policy_loss + ppo.vf_coef * value_loss - ppo.ent_coef * entropy + distill * cross_entropy
+    total = policy_loss + ppo.vf_coef * value_loss - ent_coef * entropy + distill * cross_entropy
     return total, {
         "loss": total,
         "policy_loss": policy_loss,

@@ -205,7 +205,7 @@ class Learner:
 
         def loss(params):
             logits, values = self.network(config).apply(params, batch["cells"])
-            return ppo_loss(logits, values, batch, config.ppo, distill)
+            return ppo_loss(logits, values, batch, config.ppo, distill, config.ent_coef)
 
         grads, metrics = jax.grad(loss, has_aux=True)(params)
         norm = optax.tree.norm(grads)

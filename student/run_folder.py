@@ -53,6 +53,7 @@ def create(config: TrainConfig, table, devices: list) -> str:
             "num_steps": config.steps_per_rollout, "update_epochs": config.update_epochs,
             "num_minibatches": config.num_minibatches, "learning_rate": config.learning_rate(False),
             "late_learning_rate": config.learning_rate(True), "late_rollout_factor": config.late_factor,
+            "ent_coef": config.ent_coef,
             "batch_size": config.batch_size, "minibatch_size": config.minibatch_size,
             **lengths(config),
             "distill_schedule": dataclasses.asdict(config.distill.resolved()),

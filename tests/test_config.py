@@ -15,18 +15,22 @@ def shape(config: TrainConfig) -> tuple[int, int, int]:
     return config.steps_per_rollout, config.update_epochs, config.num_minibatches
 
 
-@pytest.mark.parametrize("num_envs, expected, learning_rate, late_factor", [
-    (16, (16, 4, 4), 1e-3, 4), (64, (16, 4, 4), 1e-3, 4), (256, (8, 8, 8), 1e-3, 4), (1024, (2, 2, 16), 3e-3, 4),
-    (2048, (1, 4, 32), 3e-3, 8), (4096, (1, 4, 32), 3e-3, 8), (16384, (1, 4, 64), 3e-3, 4)])
-def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected, learning_rate, late_factor):
+@pytest.mark.parametrize("num_envs, expected, learning_rate, late_factor, ent_coef", [
+    (16, (16, 4, 4), 1e-3, 4, 0.01), (64, (16, 4, 4), 1e-3, 4, 0.01), (256, (8, 8, 8), 1e-3, 4, 0.01),
+    (1024, (2, 2, 16), 3e-3, 4, 0.01), (2048, (1, 4, 32), 3e-3, 8, 0.01), (4096, (1, 4, 32), 3e-3, 8, 0.01),
+    (16384, (1, 4, 64), 3e-3, 4, 0.03)])
+def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected, learning_rate, late_factor, ent_coef):
     assert shape(TrainConfig(num_envs=num_envs)) == expected
     assert shape(TrainConfig().replace(num_envs=num_envs)) == expected  # refilled when num_envs changes
     assert recipe(num_envs) == {**dict(zip(("num_steps", "update_epochs", "num_minibatches"), expected)),
-                                "learning_rate": learning_rate, "late_rollout_factor": late_factor}
+                                "learning_rate": learning_rate, "late_rollout_factor": late_factor,
+                                "ent_coef": ent_coef}
     config = TrainConfig(num_envs=num_envs)
     assert (config.learning_rate(False), config.learning_rate(True)) == (learning_rate, 1e-3)  # late: 1e-3
     assert config.late_factor == late_factor and config.rollout_steps(True) == expected[0] * late_factor
+    assert config.ent_coef == ent_coef
     assert TrainConfig(num_envs=num_envs, late_rollout_factor=2).late_factor == 2  # set: kept
+    assert TrainConfig(num_envs=num_envs, ppo=PPOConfig(ent_coef=0.0)).ent_coef == 0.0  # set, even to 0: kept
 
 
 def test_what_the_user_sets_is_kept():
@@ -85,12 +89,28 @@ def test_a_resumed_run_keeps_the_late_rollout_factor_it_started_with(tmp_path):
     assert configuration.read(run_dir).late_factor == 4
 
 
+def test_a_resumed_run_keeps_the_entropy_coefficient_it_started_with(tmp_path):
+    # A run beyond 4096 environments records the recipe's 0.03 and reads back with it. One saved before the
+    # coefficient was the recipe's has 0.01 in its configuration and nothing under "derived": it keeps 0.01.
+    run_dir = run_folder.create(TrainConfig(num_envs=16384, out=str(tmp_path / "run")), None, jax.devices())
+    path = os.path.join(run_dir, configuration.CONFIG_FILE)
+    with open(path) as file:
+        record = json.load(file)
+    assert record["config"]["ppo"]["ent_coef"] is None and record["derived"]["ent_coef"] == 0.03
+    assert configuration.read(run_dir).ent_coef == 0.03
+    record["config"]["ppo"]["ent_coef"] = 0.01
+    del record["derived"]["ent_coef"]
+    with open(path, "w") as file:
+        json.dump(record, file)
+    assert configuration.read(run_dir).ent_coef == 0.01
+
+
 def test_traced_and_static_fields():
     config = TrainConfig(ppo=PPOConfig(learning_rate=1e-3))
     leaves = jax.tree.leaves(config)
-    assert len(leaves) == 7 + 4  # PPO's numbers and the λ schedule; everything else shapes the program
+    assert len(leaves) == 6 + 4  # PPO's numbers and the λ schedule; everything else shapes the program
     assert config.ppo.learning_rate in leaves and config.num_envs not in leaves
-    assert len(jax.tree.leaves(TrainConfig())) == 6 + 4  # the recipe's learning rate: a constant
+    assert len(jax.tree.leaves(TrainConfig())) == 5 + 4  # the recipe's learning rate and entropy: constants
 
 
 def test_a_sweep_is_a_grid_of_settings_times_seeds():
