@@ -160,10 +160,10 @@ Sweep.__doc__ = "A grid of hyperparameter values trained at once, each setting w
 # late rollout factor, entropy coefficient). Gradient steps per frame, not environments, set the pace of
 # learning: as environments grow, rollouts shorten and minibatch steps grow, so that every update still takes
 # dozens of small gradient steps (from 257 environments on at a learning rate 3 times larger: steps of 128
-# samples up to 4096 environments, of N/64 beyond). From --late-frame on, rollouts are the late factor times longer (one gradient
-# step per 256 frames from 1024 to 16384 environments) and the learning rate is LATE_LEARNING_RATE. Beyond
-# 4096 environments a larger entropy bonus keeps ColoredDoorKey's seeds from settling below 0.9 once the
-# teacher's term is dropped (measured: README, "Many environments").
+# samples up to 4096 environments, of N/64 beyond). From --late-frame on, rollouts are the late factor times
+# longer (one gradient step per 256 frames from 1024 to 16384 environments) and the learning rate is
+# LATE_LEARNING_RATE. Beyond 4096 environments a larger entropy bonus keeps ColoredDoorKey's seeds from
+# settling below 0.9 once the teacher's term is dropped (measured: README, "Many environments").
 RECIPE = ((64, 16, 4, 4, 1e-3, 4, 0.01), (256, 8, 8, 8, 1e-3, 4, 0.01), (1024, 2, 2, 16, 3e-3, 4, 0.01),
           (4096, 1, 4, 32, 3e-3, 8, 0.01), (None, 1, 4, 64, 3e-3, 4, 0.03))
 LATE_LEARNING_RATE = 1e-3
