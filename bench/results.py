@@ -188,7 +188,8 @@ def draw_task(axes, task: str, runs: dict[str, list[dict]], teachers: list[dict]
                 axis.fill_between(frames, [i[1] for i in intervals], [i[2] for i in intervals], color=colour,
                                   alpha=0.15, linewidth=0)
     for teacher, style in zip(teachers, ("--", ":", "-.", (0, (1, 3)))):
-        axes[0].axhline(teacher["success"][0], color="black", linestyle=style, linewidth=1, label=labels[teacher["method"]])
+        axes[0].axhline(teacher["success"][0], color="black", linestyle=style, linewidth=1,
+                        label=labels[teacher["method"]])
         axes[1].axhline(teacher["return"][0], color="black", linestyle=style, linewidth=1)
     axes[0].set(title=f"{task}: evaluation success rate", xlabel="frames per seed", ylim=(-0.02, 1.02))
     axes[1].set(title=f"{task}: evaluation mean return", xlabel="frames per seed")

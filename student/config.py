@@ -67,8 +67,8 @@ class PPOConfig:
     """PPO's hyperparameters."""
 
     learning_rate: float | None = None
-    """Adam step size (default: the large-batch recipe's for --num-envs, 3e-3 at 257-1024 environments and
-    1e-3 otherwise; from --late-frame on --ppo.late-learning-rate's)."""
+    """Adam step size (default: the large-batch recipe's for --num-envs, 1e-3 up to 256 environments and
+    3e-3 beyond; from --late-frame on --ppo.late-learning-rate's)."""
     late_learning_rate: float | None = None
     """Adam step size from --late-frame on (default: --ppo.learning-rate if given, else 1e-3)."""
     gamma: float = 0.99
@@ -465,6 +465,9 @@ class TrainConfig:
         if min(self.learning_rate(False), self.learning_rate(True), self.ppo.clip_eps, self.ppo.max_grad_norm) <= 0:
             raise ConfigError("--ppo.learning-rate, --ppo.late-learning-rate, --ppo.clip-eps and --ppo.max-grad-norm "
                               "must be positive")
+        if min(self.ent_coef, self.ppo.vf_coef) < 0:
+            raise ConfigError(f"--ppo.ent-coef and --ppo.vf-coef must be non-negative (a negative weight rewards "
+                              f"the loss it should shrink), got {self.ent_coef} and {self.ppo.vf_coef}")
         schedule = self.distill.resolved()
         if min(schedule.start, schedule.decay_per_frame, schedule.floor, schedule.stop_frame) < 0:
             raise ConfigError("the λ schedule (--distill.*) must be non-negative")

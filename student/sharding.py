@@ -73,4 +73,3 @@ def split_batch(mesh: Mesh | None, tree, axis: int):
     if mesh is None:
         return tree
     return jax.lax.with_sharding_constraint(tree, split(mesh, axis))
-

@@ -98,7 +98,8 @@ class Progress:
         fraction = self.done / self.total
         elapsed = time.monotonic() - self.start
         fresh = self.done - self.start_done
-        rate = f"{elapsed / fresh:.1f} s/sample, ~{(self.total - self.done) * elapsed / fresh / 60:.0f} min left" if fresh else ""
+        rate = (f"{elapsed / fresh:.1f} s/sample, ~{(self.total - self.done) * elapsed / fresh / 60:.0f} min left"
+                if fresh else "")
         bar = "#" * int(30 * fraction) + "." * (30 - int(30 * fraction))
         line = f"samples {self.done}/{self.total} [{bar}] {100 * fraction:3.0f}% {rate}"
         if self.terminal:
@@ -136,8 +137,9 @@ class RepliesLog:
         old = records[0].get("header", {})
         if old != self.header:
             differences = sorted(key for key in set(old) | set(self.header) if old.get(key) != self.header.get(key))
-            raise BuildError(f"{self.path} holds replies of a build with different settings ({', '.join(differences)}); "
-                             "run with the same settings to resume it, or choose another --out")
+            raise BuildError(f"{self.path} holds replies of a build with different settings "
+                             f"({', '.join(differences)}); run with the same settings to resume it, "
+                             "or choose another --out")
         if len(records) < len(lines):  # rewrite without the torn line before appending
             tables.write_atomically(self.path, "".join(line + "\n" for line in lines[: len(records)]))
         return {(r["situation"], r["batch"]): r for r in records[1:]}
@@ -151,7 +153,6 @@ class RepliesLog:
             file.write(json.dumps(record, ensure_ascii=False) + "\n")
             file.flush()
             os.fsync(file.fileno())
-
 
 
 def ask_batch(backend, prompt: prompts.Prompt, settings: BuildSettings, situation: int, batch: int) -> dict:
@@ -234,8 +235,9 @@ def refuse_foreign_table(out: str):
         raise BuildError(f"{out} already exists and was not made by this build; choose another --out or move it away")
 
 
-def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | None = None, progress: bool = True) -> dict:
-    """Asks the backend for every situation's replies (resuming from OUT.replies.jsonl) and writes the table to `out`."""
+def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | None = None,
+          progress: bool = True) -> dict:
+    """Asks the backend for each situation's replies (resuming OUT.replies.jsonl) and writes the table to `out`."""
     prompt = prompt or prompts.load(settings.task)
     log_path = replies_path(out)
     header = {**settings.header(), "llm": backend.identity, "prompt_sha256": prompt.sha256,
@@ -275,7 +277,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=8,
                         help="replies sampled together (local) or requests in flight (server)")
     parser.add_argument("--reasks", type=int, default=3, help="times a reply without 'Action: {...}' is asked again")
-    parser.add_argument("--prompts", default=None, help="prompt template file (default: teacher_cache/prompts/task_info.json)")
+    parser.add_argument("--prompts", default=None,
+                        help="prompt template file (default: teacher_cache/prompts/task_info.json)")
     local = parser.add_argument_group("local model")
     local.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     local.add_argument("--download", action="store_true", help="allow fetching --model from the Hugging Face Hub")

@@ -65,7 +65,8 @@ class LocalModel:
             import torch
             import transformers
         except ImportError as error:
-            raise BackendError(f"the local-model backend needs transformers and torch ({error}); {LLM_EXTRA_HINT}") from None
+            raise BackendError(f"the local-model backend needs transformers and torch ({error}); "
+                               f"{LLM_EXTRA_HINT}") from None
         self._torch = torch
         self.identity = {"backend": "transformers", "model": model}
         source, gguf_file = self._locate(model)

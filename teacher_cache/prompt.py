@@ -78,7 +78,8 @@ def load(task: str, path: str | None = None) -> Prompt:
     entry = {"completion": DEFAULT_COMPLETION, **entry}
     for field in FIELDS:
         if not isinstance(entry.get(field), str):
-            raise PromptError(f"prompt file {path}, {task.lower()!r}: {field!r} must be a string, got {entry.get(field)!r}")
+            raise PromptError(f"prompt file {path}, {task.lower()!r}: {field!r} must be a string, "
+                              f"got {entry.get(field)!r}")
     if "{situation}" not in entry["completion"]:
         raise PromptError(f"prompt file {path}, {task.lower()!r}: 'completion' must contain {{situation}}")
     return Prompt(entry["description"], entry["example"], entry["completion"], path)

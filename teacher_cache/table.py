@@ -97,10 +97,12 @@ def validate(document: Any, path: str, task: str | None = None) -> Vocabulary:
     _check(isinstance(document, dict), path, "expected a JSON object at the top level")
     _check(document.get("format") == FORMAT, path, f"not a teacher table (format should be {FORMAT!r})")
     version = document.get("format_version")
-    _check(version == FORMAT_VERSION, path, f"format_version {version!r} is not supported (this tool reads {FORMAT_VERSION})")
+    _check(version == FORMAT_VERSION, path,
+           f"format_version {version!r} is not supported (this tool reads {FORMAT_VERSION})")
     file_task = document.get("task")
     _check(file_task in VOCABULARIES, path, f"unknown task {file_task!r} (tables exist for {', '.join(VOCABULARIES)})")
-    _check(task is None or file_task == task, path, f"the table is for {file_task}, not {task}; build or pick one for {task}")
+    _check(task is None or file_task == task, path,
+           f"the table is for {file_task}, not {task}; build or pick one for {task}")
     vocab = vocabulary(file_task)
     declared = document.get("vocabulary")
     _check(isinstance(declared, dict), path, "missing 'vocabulary' ({'name': ..., 'situations': [...]})")

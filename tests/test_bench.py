@@ -20,9 +20,11 @@ TINY = TrainConfig(num_steps=4, updates_per_chunk=1, ppo=PPOConfig(update_epochs
 @pytest.mark.parametrize(
     "main, options, message",
     [
-        (train_throughput.main, train_throughput.Options(num_envs=(64, 0)), r"--num-envs must be at least 1, got \[64, 0\]"),
+        (train_throughput.main, train_throughput.Options(num_envs=(64, 0)),
+         r"--num-envs must be at least 1, got \[64, 0\]"),
         (train_throughput.main, train_throughput.Options(chunks=0), "--chunks must be at least 1, got 0"),
-        (sample_efficiency.main, sample_efficiency.Options(threshold=2.0), r"--threshold is an evaluation success rate in \(0, 1\]"),
+        (sample_efficiency.main, sample_efficiency.Options(threshold=2.0),
+         r"--threshold is an evaluation success rate in \(0, 1\]"),
         (sample_efficiency.main, sample_efficiency.Options(methods=()), "--methods must name at least one"),
         (sample_efficiency.main, sample_efficiency.Options(eval_frames=0), "--eval-frames must be at least 1"),
         (env_throughput.main, env_throughput.Options(repeats=0), "--repeats must be at least 1, got 0"),
@@ -55,12 +57,14 @@ def test_the_training_options_are_checked_with_the_benchmarks_own_environment_co
     """2,048 minibatches divide 4,096 environments' 1-step rollouts, not the default count's: accepted, and only
     the count measured is held against them."""
     parsed = []
-    argv = ["bench.train_throughput", "--num-envs", "4096", "--train.num-steps", "1", "--train.ppo.num-minibatches", "2048"]
+    argv = ["bench.train_throughput", "--num-envs", "4096", "--train.num-steps", "1",
+            "--train.ppo.num-minibatches", "2048"]
     monkeypatch.setattr("sys.argv", argv)
     bench.cli(train_throughput.Options, parsed.append, "", "bench.train_throughput")
     assert parsed[0].num_envs == (4096,) and parsed[0].train.ppo.num_minibatches == 2048
     monkeypatch.setattr("sys.argv", argv[:2] + ["16"] + argv[3:])
-    with pytest.raises(SystemExit, match=r"num-minibatches 2048 does not divide the batch of num_envs \* num_steps = 16 \* 1"):
+    with pytest.raises(SystemExit,
+                       match=r"num-minibatches 2048 does not divide the batch of num_envs \* num_steps = 16 \* 1"):
         bench.cli(train_throughput.Options, train_throughput.main, "", "bench.train_throughput")
     with pytest.raises(ConfigError, match="--num-envs must be at least 1"):  # checked again once parsed
         TrainConfig(num_envs=0)
@@ -75,7 +79,8 @@ def test_a_reproduction_with_a_bad_budget_makes_no_folder(tmp_path):
 
 def test_the_throughput_benchmark_prints_each_method(capsys):
     train_throughput.main(train_throughput.Options(num_envs=(16,), chunks=1, train=TINY))
-    rows = [line.split("|")[3].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| SimpleDoorKey")]
+    rows = [line.split("|")[3].strip() for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| SimpleDoorKey")]
     assert rows == ["llm4teach", "llm4teach, λ = 0", "ppo"]
 
 
@@ -83,7 +88,8 @@ def test_the_throughput_benchmark_prints_each_method(capsys):
 def test_the_scaling_benchmark_measures_each_device_count_in_its_own_process(capsys, monkeypatch):
     monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", jax.config.jax_compilation_cache_dir)  # the processes' too
     scaling.main(scaling.Options(devices=(1, 2), num_envs=16, chunks=1, train=TINY))
-    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| 1 |") or line.startswith("| 2 |")]
     assert [(r[1].strip(), r[3].strip(), r[4].strip()) for r in rows] == [("1", "16", "64"), ("2", "8", "64")]
     assert rows[0][-2].strip() == "1.00x"
 

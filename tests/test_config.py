@@ -127,12 +127,17 @@ def test_config_checks_say_what_to_change():
         TrainConfig(num_envs=3, num_steps=4, ppo=PPOConfig(num_minibatches=8))
     with pytest.raises(ConfigError, match="--ppo.gamma must be in"):
         TrainConfig(sweep=Sweep(gamma=(0.9, 1.5)))
+    with pytest.raises(ConfigError, match="got 0.03 and -0.5"):  # the recipe's entropy bonus beyond 4096
+        TrainConfig(num_envs=8192, ppo=PPOConfig(vf_coef=-0.5))
+    with pytest.raises(ConfigError, match="--ppo.ent-coef and --ppo.vf-coef must be non-negative"):
+        TrainConfig(sweep=Sweep(ent_coef=(0.0, -0.1)))
 
 
 def test_the_late_phase_lengthens_rollouts_from_a_chunk_boundary():
     config = TrainConfig(num_envs=1024, total_frames=1_000_000)  # recipe: 2-step rollouts, 2,048 frames an update
     assert config.early_chunks == 15 and config.frames_at(config.early_updates) == 307_200  # first boundary ≥ 300k
-    assert (config.rollout_steps(True), config.phase_batch_size(True), config.phase_minibatch_size(True)) == (8, 8192, 512)
+    assert (config.rollout_steps(True), config.phase_batch_size(True),
+            config.phase_minibatch_size(True)) == (8, 8192, 512)
     assert config.updates_in_chunk(True) == 2 and config.has_late_phase
     assert [config.updates_before_chunk(i) for i in (0, 14, 15, 16)] == [0, 140, 150, 152]
     assert all(config.chunk_of_update(config.updates_before_chunk(i)) == i for i in range(config.num_chunks + 1))

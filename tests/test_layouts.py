@@ -122,7 +122,8 @@ def test_random_layouts_round_trip(worlds):
     name, state = worlds
     for i in range(20):
         one = jax.tree.map(lambda a: a[i], state)
-        timestep = envs.from_layout(name, envs.layouts.layout_from_world(one.grid, one.agent_pos, one.agent_dir, one.carrying))
+        timestep = envs.from_layout(name, envs.layouts.layout_from_world(one.grid, one.agent_pos, one.agent_dir,
+                                                                         one.carrying))
         np.testing.assert_array_equal(timestep.state.grid, one.grid)
 
 

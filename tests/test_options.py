@@ -72,7 +72,8 @@ LAYOUTS = [
     {"room": [7, 7], "door": [3, 0, "red"], "keys": [[3, 3, "red"]], "agent": [3, 5, codes.SOUTH]},
     # Keys block and lava does not: a detour around the key, a path through the lava.
     {"room": [9, 5], "door": [8, 2, "red"], "keys": [[4, 2, "red"]], "lava": [[4, 1]], "agent": [1, 2, codes.EAST]},
-    {"room": [6, 9], "door": [5, 4, "red"], "keys": [[2, 7, "red"]], "lava": [[2, 2], [3, 3]], "agent": [4, 1, codes.WEST]},
+    {"room": [6, 9], "door": [5, 4, "red"], "keys": [[2, 7, "red"]], "lava": [[2, 2], [3, 3]],
+     "agent": [4, 1, codes.WEST]},
 ]
 
 

@@ -220,7 +220,8 @@ def unrewarded(env):
 def test_with_a_large_lambda_and_no_reward_the_policy_converges_to_the_teacher(radius, hidden):
     env, table = unrewarded(envs.make("SimpleDoorKey")), teacher_cache.load("SimpleDoorKey")
     config = TrainConfig(num_envs=64, num_steps=16, updates_per_chunk=40, seeds=SEEDS,
-                         network=NetworkConfig(embed=8, hidden=hidden, egocentric_radius=radius), ppo=PPOConfig(ent_coef=0.0),
+                         network=NetworkConfig(embed=8, hidden=hidden, egocentric_radius=radius),
+                         ppo=PPOConfig(ent_coef=0.0),
                          distill=DistillConfig("custom", 10.0, 0.0, 10.0, 1e9))
 
     def kl_to_teacher(program, state):

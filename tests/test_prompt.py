@@ -34,7 +34,8 @@ def test_the_authors_own_file_format_loads_and_edits_change_the_hash(tmp_path):
 
 
 def test_completion_layout_replaces_only_its_fields(tmp_path):
-    entry = {"description": "D", "example": " {go to <key>}", "completion": "Q: {situation}\n{description}{example} {x}"}
+    entry = {"description": "D", "example": " {go to <key>}",
+             "completion": "Q: {situation}\n{description}{example} {x}"}
     prompt = prompts.load("ColoredDoorKey", write(tmp_path, {"coloreddoorkey": entry}))
     assert prompt.plain("S") == "Q: S\nD {go to <key>} {x}"
 
@@ -45,7 +46,8 @@ def test_completion_layout_replaces_only_its_fields(tmp_path):
     ({"lavadoorkey": {"description": "d", "example": "e"}}, "no template for SimpleDoorKey"),
     ({"simpledoorkey": "text"}, "expected an object"),
     ({"simpledoorkey": {"description": "d"}}, "'example' must be a string"),
-    ({"simpledoorkey": {"description": "d", "example": "e", "completion": "{description}"}}, "must contain {situation}"),
+    ({"simpledoorkey": {"description": "d", "example": "e", "completion": "{description}"}},
+     "must contain {situation}"),
 ])
 def test_bad_template_files_are_refused_with_what_to_change(tmp_path, content, message):
     with pytest.raises(prompts.PromptError, match=message):

@@ -112,7 +112,8 @@ def test_table_markdown_and_csv(tmp_path):
 
 
 def test_figures_draw_a_line_per_method_and_per_teacher(tmp_path):
-    runs = {"llm4teach": metrics_rows({0: [0.5, 0.9], 1: [0.6, 0.95]}), "ppo": metrics_rows({0: [0.0, 0.1], 1: [0.0, 0.2]})}
+    runs = {"llm4teach": metrics_rows({0: [0.5, 0.9], 1: [0.6, 0.95]}),
+            "ppo": metrics_rows({0: [0.0, 0.1], 1: [0.0, 0.2]})}
     teachers = [teacher("teacher-authors-soft", 570)]
     figure = results.figure_task(str(tmp_path / "task.png"), "LavaDoorKey", runs, teachers, LABELS)
     labels = [line.get_label() for line in figure.axes[0].get_lines()]
@@ -186,7 +187,8 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
     first_run = os.path.join(out, "runs", "SimpleDoorKey", "llm4teach")
     teacher_file = os.path.join(out, "teacher", "SimpleDoorKey.json")
     kept = os.path.getmtime(teacher_file)
-    assert os.listdir(os.path.join(first_run, "checkpoints")) and not os.path.exists(os.path.join(first_run, "eval.json"))
+    assert (os.listdir(os.path.join(first_run, "checkpoints"))
+            and not os.path.exists(os.path.join(first_run, "eval.json")))
     assert not os.path.exists(os.path.join(out, "table.md"))
     with open(os.path.join(out, "meta.json")) as file:
         first_parts = json.load(file)["parts"]
@@ -228,7 +230,8 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
 @pytest.mark.slow
 def test_a_part_failing_in_a_worker_process_stops_the_reproduction_with_its_error(tmp_path):
     config = TrainConfig(task="NoSuchTask", method="ppo", out=str(tmp_path / "run"))
-    parts = [reproduce.Part("NoSuchTask ppo", "NoSuchTask", config), reproduce.Part("NoSuchTask ppo 2", "NoSuchTask", config)]
+    parts = [reproduce.Part("NoSuchTask ppo", "NoSuchTask", config),
+             reproduce.Part("NoSuchTask ppo 2", "NoSuchTask", config)]
     with pytest.raises(ConfigError, match="unknown task 'NoSuchTask'"):
         reproduce.run_parts(reproduce.Options(), parts, 2, reproduce.Progress(parts, 0), lambda part, seconds: None)
 

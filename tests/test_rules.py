@@ -28,7 +28,8 @@ def test_walls_block():
 def test_locked_door_blocks_and_open_door_does_not():
     (after,) = play(start(agent=[4, 2, codes.EAST]), [FORWARD])
     assert position(after) == [4, 2]
-    (after,) = play(envs.from_layout("SimpleDoorKey", {**ROOM, "door": [5, 2, "blue", "open"], "agent": [4, 2, 0]}), [FORWARD])
+    (after,) = play(envs.from_layout("SimpleDoorKey", {**ROOM, "door": [5, 2, "blue", "open"], "agent": [4, 2, 0]}),
+                    [FORWARD])
     assert position(after) == [5, 2]
 
 

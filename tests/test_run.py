@@ -57,7 +57,8 @@ def test_a_run_fills_its_run_folder(whole):
     assert sum("eval_success_rate" in r for r in rows) == 6 * 2  # one evaluation per chunk and seed
     saved = json.load(open(os.path.join(run_dir, "eval.json")))
     assert saved == final and saved["frames"] == 12 * 128 and saved["episodes"] == 16
-    assert recorded_late_phase(run_dir) == {"from_frame": 768, "num_steps": 16, "batch_size": 256, "minibatch_size": 256}
+    assert recorded_late_phase(run_dir) == {"from_frame": 768, "num_steps": 16, "batch_size": 256,
+                                            "minibatch_size": 256}
     assert [s["seed"] for s in saved["per_seed"]] == [0, 1]
     recorded = json.load(open(os.path.join(run_dir, "config.json")))
     expected = TrainConfig(**{**SMALL, "gif_episodes": 1}, out=run_dir)
@@ -163,6 +164,7 @@ def test_a_sweep_trains_its_grid_in_one_run_folder(tmp_path):
         (["--distill.start", "5"], "--distill.start has no effect with --distill.preset measured"),
         (["--sweep.distill-start", "1", "5"], "--sweep.distill-start has no effect with --distill.preset measured"),
         (["--sweep.learning-rate", "0.1", "-1"], "--ppo.learning-rate, --ppo.late-learning-rate, --ppo.clip-eps"),
+        (["--ppo.ent-coef", "-0.01"], "--ppo.ent-coef and --ppo.vf-coef must be non-negative"),
         (["--task", "Navix-DoorKey-5x5-v0"], "no teacher exists"),
         (["--task", "DoorKey"], "unknown task"),
         (["--task", "SimpleDoorKey", "--teacher", "teacher_cache/tables/ColoredDoorKey.authors.json"],

@@ -36,7 +36,8 @@ def memory_map(seen_things, held, agent=(4, 4, codes.EAST)):
             key_x += 3
         else:
             obs[0, 6, :3] = (codes.DOOR, colour, codes.LOCKED)
-    obs[y, x, :3] = (codes.EMPTY, 0, 0) if held is None else (codes.KEY, codes.GREY if held.colour == ANY_COLOUR else held.colour, 0)
+    obs[y, x, :3] = ((codes.EMPTY, 0, 0) if held is None
+                     else (codes.KEY, codes.GREY if held.colour == ANY_COLOUR else held.colour, 0))
     obs[y, x, 3] = direction
     return obs
 
