@@ -49,21 +49,29 @@ def test_a_saved_configuration_reads_back_equal(tmp_path):
     assert configuration.from_dict(configuration.to_dict(config)) == config
 
 
+def saved_run(tmp_path, num_envs: int) -> tuple[str, dict]:
+    """A run folder created with the recipe for num_envs, and its config.json record."""
+    run_dir = run_folder.create(TrainConfig(num_envs=num_envs, out=str(tmp_path / "run")), None, jax.devices())
+    with open(os.path.join(run_dir, configuration.CONFIG_FILE)) as file:
+        return run_dir, json.load(file)
+
+
+def read_back(run_dir: str, record: dict) -> TrainConfig:
+    """The configuration read from run_dir once `record` (as an older run saved it) is its config.json."""
+    with open(os.path.join(run_dir, configuration.CONFIG_FILE), "w") as file:
+        json.dump(record, file)
+    return configuration.read(run_dir)
+
+
 def test_a_resumed_run_keeps_the_recipe_it_started_with(tmp_path):
     # A run started at 1024 environments when the recipe there was 2 steps with 8 x 8 at 1e-3 (recorded in
     # config.json's "derived"), read back after the recipe changed to 2 x 16 at 3e-3: it keeps 8 x 8 at 1e-3.
-    config = TrainConfig(num_envs=1024, out=str(tmp_path / "run"))
-    run_dir = run_folder.create(config, None, jax.devices())
-    path = os.path.join(run_dir, configuration.CONFIG_FILE)
-    with open(path) as file:
-        record = json.load(file)
+    run_dir, record = saved_run(tmp_path, 1024)
     assert record["config"]["ppo"]["num_minibatches"] is None  # unset: the recipe's
     assert record["config"]["ppo"]["learning_rate"] is None
     assert (record["derived"]["learning_rate"], record["derived"]["late_learning_rate"]) == (3e-3, 1e-3)
     record["derived"].update(num_steps=2, update_epochs=8, num_minibatches=8, learning_rate=1e-3)
-    with open(path, "w") as file:
-        json.dump(record, file)
-    read = configuration.read(run_dir)
+    read = read_back(run_dir, record)
     assert shape(read) == (2, 8, 8) and (read.learning_rate(False), read.learning_rate(True)) == (1e-3, 1e-3)
     assert shape(read.replace(num_envs=4096)) == (2, 8, 8)  # now set, not the recipe's
 
@@ -72,37 +80,25 @@ def test_a_resumed_run_keeps_the_late_rollout_factor_it_started_with(tmp_path):
     # A run at 4096 environments whose recipe gave it 4x longer late rollouts (recorded in config.json's
     # "derived"), read back when the recipe there gives 8x: it keeps 4x; a run started now records 8x. A run
     # saved before the factor was the recipe's has it in its configuration (4) and no "derived" factor.
-    run_dir = run_folder.create(TrainConfig(num_envs=4096, out=str(tmp_path / "run")), None, jax.devices())
-    path = os.path.join(run_dir, configuration.CONFIG_FILE)
-    with open(path) as file:
-        record = json.load(file)
+    run_dir, record = saved_run(tmp_path, 4096)
     assert record["config"]["late_rollout_factor"] is None and record["derived"]["late_rollout_factor"] == 8
     assert configuration.read(run_dir).late_rollout_factor == 8
     record["derived"]["late_rollout_factor"] = 4
-    with open(path, "w") as file:
-        json.dump(record, file)
-    assert configuration.read(run_dir).late_factor == 4
+    assert read_back(run_dir, record).late_factor == 4
     record["config"]["late_rollout_factor"] = 4
     del record["derived"]["late_rollout_factor"]
-    with open(path, "w") as file:
-        json.dump(record, file)
-    assert configuration.read(run_dir).late_factor == 4
+    assert read_back(run_dir, record).late_factor == 4
 
 
 def test_a_resumed_run_keeps_the_entropy_coefficient_it_started_with(tmp_path):
     # A run beyond 4096 environments records the recipe's 0.03 and reads back with it. One saved before the
     # coefficient was the recipe's has 0.01 in its configuration and nothing under "derived": it keeps 0.01.
-    run_dir = run_folder.create(TrainConfig(num_envs=16384, out=str(tmp_path / "run")), None, jax.devices())
-    path = os.path.join(run_dir, configuration.CONFIG_FILE)
-    with open(path) as file:
-        record = json.load(file)
+    run_dir, record = saved_run(tmp_path, 16384)
     assert record["config"]["ppo"]["ent_coef"] is None and record["derived"]["ent_coef"] == 0.03
     assert configuration.read(run_dir).ent_coef == 0.03
     record["config"]["ppo"]["ent_coef"] = 0.01
     del record["derived"]["ent_coef"]
-    with open(path, "w") as file:
-        json.dump(record, file)
-    assert configuration.read(run_dir).ent_coef == 0.01
+    assert read_back(run_dir, record).ent_coef == 0.01
 
 
 def test_traced_and_static_fields():
