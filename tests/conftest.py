@@ -13,6 +13,18 @@ import envs  # noqa: E402
 from tests.fake_llm import ChatServerStub  # noqa: E402
 
 
+# The modules that take longest (minutes on 2 cores, summed over their tests), handed to the two
+# workers first: a long module dealt last would keep one worker busy while the other idles.
+# pyproject.toml turns off xdist's own order (most tests first), which deals them last.
+LONGEST_FIRST = ("test_ppo.py", "test_sharding.py", "test_build.py", "test_run.py", "test_bench.py",
+                 "test_reproduce.py", "test_prior.py", "test_doorkey.py", "test_options.py", "test_episodes.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a module's tests keep their order
+
+
 @pytest.fixture(scope="module")
 def stub():
     """An OpenAI-style chat server on loopback (tests/fake_llm.py), one per test module."""
