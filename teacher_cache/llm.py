@@ -61,7 +61,8 @@ def _version(package: str) -> str | None:
 def _gguf_read_once():
     """While loading: one `gguf.GGUFReader` per file. transformers reads a GGUF file three times
     (the tokenizer, the configuration, the weights), and each read parses the whole vocabulary in
-    Python: 30 s for Gemma 3's 262k tokens on a laptop core. The reader is only read from."""
+    Python (about 20 s for Gemma 3's 262k tokens on one core here). The reader is only read from;
+    the module's attribute is swapped while loading, so loads must not run in two threads at once."""
     try:
         import gguf
     except ImportError:  # transformers says what to install when it needs gguf
