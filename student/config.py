@@ -396,12 +396,18 @@ class TrainConfig:
         return [(seed, setting) for setting in self.settings for seed in self.seeds]
 
     def with_setting(self, setting: dict[str, float]) -> "TrainConfig":
-        """One member's configuration: a setting of the sweep applied to the traced fields (no sweep left)."""
+        """One member's configuration: a setting of the sweep applied to the traced fields (no sweep left),
+        and the learning rates and entropy coefficient left to the recipe set to the recipe's numbers. A
+        member is then the same pytree whether its numbers were given, taken from the recipe, or read back
+        from a run folder (`read` sets them from the recorded recipe), so a resumed run's program is the one
+        its first launch compiled (a persistent compilation cache hit), not a recompile."""
         config = self.replace(sweep=Sweep())
         for name, value in setting.items():
             section, field = SWEEPABLE[name]
             config = config.replace(**{section: getattr(config, section).replace(**{field: float(value)})})
-        return config
+        return config.replace(ppo=config.ppo.replace(learning_rate=config.learning_rate(False),
+                                                     late_learning_rate=config.learning_rate(True),
+                                                     ent_coef=config.ent_coef))
 
     def check(self):
         """Raises ConfigError, saying what to change, for a configuration that cannot train."""

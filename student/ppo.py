@@ -334,6 +334,17 @@ class Program:
         seeds = jax.device_put(member_seeds(self.config), sharding.replicated(self.mesh))
         return jax.jit(jax.vmap(self.learner.init), out_shardings=self.shardings)(self.members, seeds)
 
+    def lower(self, late: bool) -> jax.stages.Lowered:
+        """A phase's chunk over every member, lowered for the mesh (what `make_train` compiles). The teacher
+        flag is the chunk's, not a member's (shared): skipping the prior is then a branch."""
+        replicated = sharding.replicated(self.mesh)
+        state = jax.eval_shape(jax.vmap(self.learner.init), self.members, member_seeds(self.config))
+        members_chunk = each_member(functools.partial(self.learner.chunk, late=late),
+                                    sequential_members(self.config, late))
+        chunk = jax.jit(members_chunk, in_shardings=(replicated, self.shardings, replicated),
+                        out_shardings=(self.shardings, replicated))
+        return chunk.lower(self.members, state, jax.ShapeDtypeStruct((), jnp.bool_))
+
     def chunk(self, state: TrainState, late: bool = False, consult: bool = True) -> tuple[TrainState, dict]:
         """One chunk of a phase's updates of every member; metrics float32[M, updates in the chunk].
         `consult=False` skips the teacher's prior: only for chunks where λ is 0 (`consults_teacher`)."""
@@ -389,16 +400,11 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
     replicated = sharding.replicated(mesh)
     members = jax.device_put(stack([config.with_setting(setting) for _, setting in config.members]), replicated)
     state = jax.eval_shape(jax.vmap(learner.init), members, member_seeds(config))
-    shardings = sharding.state_shardings(mesh, state)
+    program = Program(config, learner, members, sharding.state_shardings(mesh, state), None, 0.0)
     if not compile:
-        return Program(config, learner, members, shardings, None, 0.0)
+        return program
     start = time.perf_counter()
-    compiled = {}
-    for late in sorted({config.chunk_is_late(i) for i in range(first_chunk, config.num_chunks)}):
-        # The teacher flag is the chunk's, not a member's (shared): skipping the prior is then a branch.
-        members_chunk = each_member(functools.partial(learner.chunk, late=late), sequential_members(config, late))
-        chunk = jax.jit(members_chunk,
-                        in_shardings=(replicated, shardings, replicated), out_shardings=(shardings, replicated))
-        compiled[late] = chunk.lower(members, state, jax.ShapeDtypeStruct((), jnp.bool_)).compile()
-    return Program(config, learner, members, shardings, compiled.get(False), time.perf_counter() - start,
-                   compiled.get(True))
+    compiled = {late: program.lower(late).compile()
+                for late in sorted({config.chunk_is_late(i) for i in range(first_chunk, config.num_chunks)})}
+    return dataclasses.replace(program, compiled=compiled.get(False), compile_seconds=time.perf_counter() - start,
+                               compiled_late=compiled.get(True))
