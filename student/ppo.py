@@ -332,7 +332,7 @@ class Program:
         """Fresh states of every member, stacked, laid out on the mesh (also the template a checkpoint
         is restored onto, whatever the number of devices it was saved from)."""
         seeds = jax.device_put(member_seeds(self.config), sharding.replicated(self.mesh))
-        # One member after another: the same states, bit for bit, as vmapped, in 25-40% less compile (a
+        # One member after another: the same states, bit for bit, as vmapped, in 16-42% less compile (a
         # program run once; docs/measurements.md, "nineteenth session").
         init = each_member(self.learner.init, sequential=True)
         return jax.jit(init, out_shardings=self.shardings)(self.members, seeds)
