@@ -320,6 +320,7 @@ class Program:
     learner: Learner
     members: TrainConfig  # each member's configuration: the traced leaves stacked along axis 0, replicated
     shardings: TrainState  # where each leaf of the state lies on the mesh (student/sharding.py)
+    state_shape: TrainState  # each leaf's shape and dtype (jax.ShapeDtypeStruct): what `lower` compiles for
     compiled: Callable | None  # (members, state, consult) -> (state, metrics); None if not compiled
     compile_seconds: float
     compiled_late: Callable | None = None  # the late phase's chunk, if the run reaches it
@@ -341,12 +342,11 @@ class Program:
         """A phase's chunk over every member, lowered for the mesh (what `make_train` compiles). The teacher
         flag is the chunk's, not a member's (shared): skipping the prior is then a branch."""
         replicated = sharding.replicated(self.mesh)
-        state = jax.eval_shape(jax.vmap(self.learner.init), self.members, member_seeds(self.config))
         members_chunk = each_member(functools.partial(self.learner.chunk, late=late),
                                     sequential_members(self.config, late))
         chunk = jax.jit(members_chunk, in_shardings=(replicated, self.shardings, replicated),
                         out_shardings=(self.shardings, replicated))
-        return chunk.lower(self.members, state, jax.ShapeDtypeStruct((), jnp.bool_))
+        return chunk.lower(self.members, self.state_shape, jax.ShapeDtypeStruct((), jnp.bool_))
 
     def chunk(self, state: TrainState, late: bool = False, consult: bool = True) -> tuple[TrainState, dict]:
         """One chunk of a phase's updates of every member; metrics float32[M, updates in the chunk].
@@ -403,7 +403,7 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
     replicated = sharding.replicated(mesh)
     members = jax.device_put(stack([config.with_setting(setting) for _, setting in config.members]), replicated)
     state = jax.eval_shape(jax.vmap(learner.init), members, member_seeds(config))
-    program = Program(config, learner, members, sharding.state_shardings(mesh, state), None, 0.0)
+    program = Program(config, learner, members, sharding.state_shardings(mesh, state), state, None, 0.0)
     if not compile:
         return program
     start = time.perf_counter()

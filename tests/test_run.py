@@ -104,9 +104,9 @@ def test_a_resumed_run_compiles_the_program_its_first_launch_compiled(whole):
     # before members were made alike, 2.4 s after).
     first, resumed = TrainConfig(**{**SMALL, "gif_episodes": 1}, out=whole[0]), configuration.read(whole[0])
     assert first.ppo.learning_rate is None and resumed.ppo.learning_rate is not None
+    programs = [make_train(config, compile=False) for config in (resumed, first)]
     for late in (False, True):
-        assert make_train(resumed, compile=False).lower(late).as_text() == \
-            make_train(first, compile=False).lower(late).as_text()
+        assert programs[0].lower(late).as_text() == programs[1].lower(late).as_text()
 
 
 def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(whole, tmp_path):
