@@ -221,7 +221,7 @@ class TrainConfig:
     eval_episodes: int = static_field(256)
     """Episodes per evaluation during training."""
     final_eval_episodes: int = static_field(1000)
-    """Episodes of the final evaluation (eval.json)."""
+    """Episodes of the final evaluation (eval.json), played eval_episodes at a time by the evaluations' program."""
     eval_greedy: bool = static_field(False)
     """Evaluate by the most likely action (True) or, as trained, by sampling the policy (False)."""
     eval_every: int = static_field(1)

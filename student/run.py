@@ -17,7 +17,7 @@ import numpy as np
 
 from student import checkpoint, hosts, metrics, run_folder, sharding
 from student.config import ConfigError, TrainConfig
-from student.evaluation import evaluator, over_members
+from student.evaluation import FINAL_KEY, evaluator, over_members
 from student.ppo import Program, build, make_train
 
 
@@ -91,7 +91,8 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         last = chunk_index == config.num_chunks - 1
         evaluation = None
         if (chunk_index + 1) % config.eval_every == 0 or last:
-            evaluation = evaluate(state.params, jax.random.fold_in(jax.random.PRNGKey(12345), update))
+            evaluation = evaluate(state.params, jax.random.fold_in(jax.random.PRNGKey(12345), update),
+                                  config.eval_episodes)
         for u, per_member in enumerate(table_rows):
             for m, row in enumerate(per_member):
                 if evaluation and u == len(table_rows) - 1:
@@ -106,7 +107,7 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         if on_chunk is not None:
             on_chunk(chunk_index)
 
-    final = finish(program, run_dir, state, evaluate if config.final_eval_episodes == config.eval_episodes else None)
+    final = finish(program, run_dir, state, evaluate)
     log(f"final evaluation over {config.final_eval_episodes} episodes per seed: "
         f"success {final['success_rate']:.3f}, return {final['mean_return']:.3f}, length {final['mean_length']:.1f}")
     return run_dir, final
@@ -124,15 +125,14 @@ def quiet(line: str) -> None:
     """The log of processes other than process 0."""
 
 
-def finish(program: Program, run_dir: str, state, evaluate: Callable | None = None) -> dict:
+def finish(program: Program, run_dir: str, state, evaluate: Callable) -> dict:
     """Writes eval.json, progress.png (and sweep.png for a sweep) and student.gif; returns the evaluation.
-    `evaluate`: the run's evaluator, if it plays `final_eval_episodes` episodes (saves a compile).
-    Every process evaluates (the same episodes, on its own device); process 0 writes."""
+    `evaluate`: the run's evaluator (`evaluator`). Every process evaluates (the same episodes, on its own
+    device); process 0 writes."""
     from student import report  # matplotlib only when a run ends
 
     config = program.config
-    evaluate = evaluate or evaluator(program.learner, program.members, config.final_eval_episodes)
-    per_member = evaluate(state.params, jax.random.PRNGKey(2024))
+    per_member = evaluate(state.params, jax.random.PRNGKey(FINAL_KEY), config.final_eval_episodes)
     final = {
         **over_members(config, per_member),
         "episodes": config.final_eval_episodes,

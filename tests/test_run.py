@@ -1,13 +1,17 @@
 """train.py end to end: the run folder, kill-and-resume, resume of a run killed before its first
 checkpoint, extending a run, evaluation, sweeps, and configuration errors."""
 
+import dataclasses
 import json
 import os
 
 import jax
+import numpy as np
 import pytest
 
+import envs
 import train
+from envs.episodes import run_episodes
 from student import config as configuration
 from student import metrics, run
 from student.config import PPOConfig, Sweep, TrainConfig
@@ -70,9 +74,35 @@ def test_evaluate_reads_the_last_checkpoint(whole, capsys):
     assert train.main(["evaluate", run_dir, "--episodes", "16"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["frames"] == 12 * 128 and report["episodes"] == 16
-    assert report["success_rate"] == pytest.approx(final["success_rate"])  # same checkpoint, same key
+    assert report["per_seed"] == final["per_seed"]  # the final evaluation's episodes, played again
     assert train.main(["evaluate", run_dir, "--episodes", "0"]) == 2  # not the run's default count
     assert "--episodes must be at least 1, got 0" in capsys.readouterr().err
+
+
+class RandomWalker:
+    """What `evaluator` needs of a learner, with episodes of many lengths: an empty room, a random policy."""
+
+    env = envs.make("Navix-Empty-5x5-v0")
+
+    def act(self, config, params, observation, key):
+        return jax.random.randint(key, observation.shape[:1], 0, 3)  # left, right, forward
+
+
+def test_an_evaluation_plays_its_episodes_a_batch_at_a_time():
+    # 16 + 5 episodes, 16 at a time: the first batch from the key, the second from fold_in(key, 1) and only
+    # its first 5 counted; the figures of those 21 episodes played on their own.
+    walker, key = RandomWalker(), jax.random.PRNGKey(7)
+    figures = evaluator(walker, np.zeros(2), 16)(np.zeros(2), key, 16 + 5)  # two members
+    env = dataclasses.replace(walker.env, autoreset=False)
+    play = jax.jit(lambda key: run_episodes(env, lambda obs, k: walker.act(None, None, obs, k), 16, key))
+    first, second = (jax.device_get(play(k)) for k in (key, jax.random.fold_in(key, 1)))
+    outcome = {name: np.concatenate([first[name], second[name][:5]]) for name in first}
+    assert len(set(outcome["length"])) > 3  # the counting is seen in the figures
+    for member in figures:
+        assert member["episodes"] == 21
+        assert member["success_rate"] == outcome["success"].mean()
+        assert member["mean_length"] == outcome["length"].mean()
+        assert member["mean_return"] == pytest.approx(outcome["return"].mean(), rel=1e-6)
 
 
 class Killed(Exception):
@@ -206,7 +236,7 @@ def test_a_short_run_learns_simpledoorkey_on_every_seed(tmp_path):
     config = TrainConfig(num_envs=64, total_frames=61_440, updates_per_chunk=15, eval_episodes=100,
                          final_eval_episodes=200, gif_episodes=0, seeds=(0, 1, 2), out=str(tmp_path / "learns"))
     program = make_train(config, compile=False)
-    untrained = evaluator(program.learner, program.members, 100)(program.init().params, jax.random.PRNGKey(0))
+    untrained = evaluator(program.learner, program.members, 100)(program.init().params, jax.random.PRNGKey(0), 100)
     assert max(member["success_rate"] for member in untrained) < 0.3  # the untrained policy rarely opens the door
     _, final = run.train(config, log=QUIET)
     # Measured here with the embedding layer: 0.995, 0.965, 0.975 (seeds 0-2) at 61,440 frames; the bound
