@@ -1,6 +1,6 @@
 """Environment steps per second, ours beside navix's DoorKey-8x8, and with the teacher, in one run.
 
-    python -m bench.env_throughput [--sizes 256 1024 4096] [--steps 128] [--repeats 3]
+    python -m bench.env_throughput [--sizes 256 1024 4096] [--steps 128] [--repeats 3] [--tasks SimpleDoorKey]
 
 Each row is a jitted `lax.scan` of `--steps` batched steps; compile time is reported
 apart; steps/s is the best of `--repeats` timed runs (this machine is shared and noisy).
@@ -83,12 +83,17 @@ class Options:
     """Steps per timed rollout."""
     repeats: int = 5
     """Timed rollouts per row (the best is kept)."""
+    tasks: tuple[str, ...] = envs.TASKS
+    """Our tasks to measure (three rows each), beside navix's DoorKey-8x8."""
 
 
 def main(args: Options) -> None:
     bench.at_least_one(sizes=args.sizes, steps=args.steps, repeats=args.repeats)
+    unknown = [name for name in args.tasks if name not in envs.TASKS]
+    if unknown or not args.tasks:
+        raise SystemExit(f"--tasks must name tasks with a teacher ({', '.join(envs.TASKS)}), got {list(args.tasks)}")
     reference = navix.make(REFERENCE)  # navix's own step, with its own deferred autoreset
-    tasks = [(name, envs.make(name), teacher_cache.load(name)) for name in envs.TASKS]
+    tasks = [(name, envs.make(name), teacher_cache.load(name)) for name in args.tasks]
 
     print(f"# Environment throughput: {bench.machine()}, navix {version('navix')}")
     print(f"# {args.steps}-step jitted scans; rows of one size timed in turn, best of {args.repeats} each")

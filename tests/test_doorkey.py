@@ -8,7 +8,7 @@ import pytest
 import envs
 from envs import codes
 from envs.codes import TOGGLE
-from tests.conftest import play
+from tests.conftest import play, reset
 
 
 def test_an_ending_step_resets_within_itself():
@@ -37,7 +37,7 @@ def test_an_ending_step_resets_within_itself():
 def test_batched_random_play_counts_real_episodes_only():
     env = envs.make("LavaDoorKey", max_steps=20)
     n, steps = 512, 60
-    ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
+    ts = reset(env, jax.random.PRNGKey(0), n)
 
     def body(ts, key):
         ts = jax.vmap(env.step)(ts, jax.random.randint(key, (n,), 0, 7))
@@ -59,7 +59,7 @@ def test_step_batch_is_vmapped_step_bit_for_bit_drawing_new_episodes_a_few_at_a_
     # to draw with a budget of 8, in as many rounds; other steps end none or (in lava) a few.
     env = envs.make(task, max_steps=20)
     n, steps = 256, 50
-    ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
+    ts = reset(env, jax.random.PRNGKey(0), n)
 
     def body(carry, key):
         vmapped, batched = carry

@@ -24,7 +24,7 @@ def test_navix_task_has_the_common_interface():
 def test_truncation_resets_in_the_same_step():
     env = envs.make(NAME, max_steps=3)
     step = jax.jit(env.step)
-    ts = env.reset(jax.random.PRNGKey(0))
+    ts = jax.jit(env.reset)(jax.random.PRNGKey(0))
     types, times = [], []
     for _ in range(7):
         ts = step(ts, 6)  # "done": nothing happens

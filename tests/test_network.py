@@ -12,6 +12,7 @@ import pytest
 import envs
 from envs import codes, view as envs_view
 from student import network
+from tests.conftest import reset
 
 CATEGORIES = codes.MEMORY_MAP_CATEGORIES
 DIRECTION_STRIDE = int(np.prod(CATEGORIES[:3]))  # a code's direction part: code // DIRECTION_STRIDE
@@ -21,7 +22,7 @@ DIRECTION_STRIDE = int(np.prod(CATEGORIES[:3]))  # a code's direction part: code
 def visited_maps(task="ColoredDoorKey", n=64, steps=12):
     """Memory maps of random play: some keys seen, some held, all four headings."""
     env = envs.make(task)
-    timestep = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(3), n))
+    timestep = reset(env, jax.random.PRNGKey(3), n)
     step = jax.jit(jax.vmap(env.step))
     for i in range(steps):
         timestep = step(timestep, jax.random.randint(jax.random.PRNGKey(i), (n,), 0, 6))

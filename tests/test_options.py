@@ -188,7 +188,7 @@ def serpentine_map() -> np.ndarray:
 def test_go_to_search_grows_any_number_of_steps_an_iteration_with_the_same_answers(steps_per_iteration):
     memory_map = serpentine_map()
     goals = []
-    for y in (1, 3, 5, 7):
+    for y in (1, 7):  # 3, 5 and 11 steps; 50 (the limit), 50 and 46: each goal's search compiles for 1-2 s
         for x in (1, 7, 13):
             goal = np.zeros(memory_map.shape[:2], bool)
             goal[y, x] = True  # odd rows are the corridor's

@@ -7,6 +7,7 @@ import pytest
 import envs
 import teacher_cache
 from teacher_cache.evaluate import evaluate
+from tests.conftest import reset
 
 
 @pytest.mark.parametrize("task", envs.TASKS)
@@ -21,7 +22,7 @@ def test_prior_sums_to_one_everywhere_over_random_rollouts(task):
         ts = jax.vmap(env.step)(ts, jax.random.randint(key, (n,), 0, 7))
         return ts, (soft, hard)
 
-    ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
+    ts = reset(env, jax.random.PRNGKey(0), n)
     _, (soft, hard) = jax.jit(lambda ts: jax.lax.scan(body, ts, jax.random.split(jax.random.PRNGKey(1), 40)))(ts)
     soft, hard = np.asarray(soft), np.asarray(hard)
     np.testing.assert_allclose(soft.sum(-1), 1.0, rtol=1e-5)
@@ -32,7 +33,7 @@ def test_prior_sums_to_one_everywhere_over_random_rollouts(task):
 
 def test_prior_of_one_map_equals_the_batched_prior_and_vmaps():
     env, table = envs.make("ColoredDoorKey"), teacher_cache.load("ColoredDoorKey")
-    ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(3), 16))
+    ts = reset(env, jax.random.PRNGKey(3), 16)
     batched = jax.jit(lambda o: teacher_cache.prior(table, o))(ts.observation)
     single = jax.jit(jax.vmap(lambda o: teacher_cache.prior(table, o)))(ts.observation)
     np.testing.assert_allclose(batched, single, rtol=1e-6)
@@ -46,9 +47,10 @@ def test_a_vmap_of_the_prior_is_one_batch_of_maps_whatever_is_batched():
     # mapped, the answers are those of one call per slice: maps and keys (the hard teacher), maps under two
     # vmaps, the maps shared by every slice, a batch of tables.
     env, table = envs.make("ColoredDoorKey"), teacher_cache.load("ColoredDoorKey")
-    ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(4), 12))
+    ts = reset(env, jax.random.PRNGKey(4), 12)
+    step = jax.jit(jax.vmap(env.step))
     for _ in range(6):
-        ts = jax.vmap(env.step)(ts, jax.random.randint(jax.random.PRNGKey(5), (12,), 0, 3))
+        ts = step(ts, jax.random.randint(jax.random.PRNGKey(5), (12,), 0, 3))
     maps = ts.observation.reshape(3, 4, *ts.observation.shape[1:])
     keys = jax.random.split(jax.random.PRNGKey(6), 3)
 

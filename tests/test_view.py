@@ -7,7 +7,7 @@ import pytest
 import envs
 from envs import codes, view
 from envs.codes import FORWARD, LEFT, PICKUP, RIGHT
-from tests.conftest import play
+from tests.conftest import play, reset
 
 ROOM = {"room": [6, 6], "door": [5, 2, "blue"], "keys": [], "lava": []}
 
@@ -108,8 +108,7 @@ def reference_visible(grid, x, y, direction):
 @pytest.mark.parametrize("name", envs.TASKS)
 def test_visibility_matches_the_authors_rule_on_random_states(name):
     env = envs.make(name)
-    keys = jax.random.split(jax.random.PRNGKey(3), 256)
-    ts = jax.vmap(env.reset)(keys)
+    ts = reset(env, jax.random.PRNGKey(3), 256)
     step = jax.jit(jax.vmap(env.step))
     visible = jax.jit(jax.vmap(view.visible_cells))
     rng = np.random.default_rng(0)
