@@ -81,7 +81,7 @@ def test_jit_vmap_step_over_4096_environments():
     env = envs.make("ColoredDoorKey")
     n = 4096
     step = jax.jit(jax.vmap(env.step))
-    ts = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
+    ts = reset(env, jax.random.PRNGKey(0), n)
     for i in range(3):
         ts = step(ts, jax.random.randint(jax.random.PRNGKey(i), (n,), 0, 7))
     assert ts.observation.shape == (n, 10, 10, 4) and ts.observation.dtype == jnp.uint8

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import envs
+from tests.conftest import reset
 
 NAME = "Navix-DoorKey-5x5-v0"
 
@@ -12,7 +13,7 @@ NAME = "Navix-DoorKey-5x5-v0"
 def test_navix_task_has_the_common_interface():
     env = envs.make(NAME)
     n = 64
-    ts = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
+    ts = reset(env, jax.random.PRNGKey(0), n)
     ts = jax.jit(jax.vmap(env.step))(ts, np.full(n, 2))
     assert ts.observation.shape == (n, *env.observation_shape)
     assert ts.reward.dtype == np.float32 and ts.step_type.dtype == np.int32
