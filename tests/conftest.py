@@ -8,8 +8,8 @@ import os
 # Read once, when torch loads, so set before anything imports it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import jax
-import pytest
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.dirname(__file__), "..", ".jax_cache"))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
