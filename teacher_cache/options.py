@@ -38,13 +38,6 @@ FIRST_ACTIONS = (codes.LEFT, codes.RIGHT, codes.FORWARD)
 assert FIRST_ACTIONS == tuple(range(3))
 # Maps per byte in the search: one bit a map.
 LANES = 8
-
-
-def search_steps_per_iteration() -> int:
-    """The go-to search's steps an iteration for the backend it compiles for: 4 on a GPU, whose while loop
-    reads its condition back on the host at every iteration (1.15-1.19x faster there, `bench.go_to_search`
-    on an H200), 1 elsewhere (on a CPU more steps an iteration only compile longer)."""
-    return 4 if jax.default_backend() == "gpu" else 1
 STEP_BITS = MAX_STEPS.bit_length()
 # Rows of the option table: the verbs in the order of `plans.ALL_VERBS`
 # (explore, go to, pick up, drop, open, wait).
@@ -287,7 +280,7 @@ def option_table(sight: Sight, maps: jax.Array) -> tuple[jax.Array, jax.Array]:
     done hands over to the next one of its plan; one that is not done acts.
     """
     batch = maps.shape[-1]
-    steps_to, first_actions = go_to_search(maps, sight.cells, search_steps_per_iteration())
+    steps_to, first_actions = go_to_search(maps, sight.cells)
     explore_action, explore_done = explore(maps)
     never = jnp.zeros(batch, bool)
     wait = jnp.full(batch, codes.DONE, jnp.int32)
