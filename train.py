@@ -9,7 +9,7 @@
     python train.py train --devices 2                 # data parallel over 2 of the visible devices
     python train.py resume runs/cdk-ppo --devices 1   # a run goes on over any number of devices
     JAX_COORDINATOR_ADDRESS=host0:1234 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 python train.py train --out runs/x
-                                                      # one process of a multi-host run (README)
+                                                      # one process of a multi-host run (docs/scale-out.md)
 
 `python train.py train --help` documents every training option.
 """
@@ -20,8 +20,8 @@ import sys
 
 import tyro
 
-from student import config as configuration
-from student import hosts
+from common import cli
+from student import hosts, run_folder
 from student.config import ConfigError, TrainConfig
 
 
@@ -67,7 +67,7 @@ def refuse_changes_on_resume(argv: list[str]) -> None:
 
 def resumed_config(command: Resume) -> TrainConfig:
     """The saved configuration with the changes `resume` allows (the devices are this launch's)."""
-    saved = configuration.read(command.run).replace(devices=command.devices, distributed=command.distributed)
+    saved = run_folder.read(command.run).replace(devices=command.devices, distributed=command.distributed)
     if command.total_frames is not None:
         saved = saved.replace(total_frames=command.total_frames)
     return saved
@@ -88,29 +88,21 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["train", *argv]  # a bare `train.py [options]` trains
     if joins_other_processes(argv):
         hosts.initialize()  # every process reads the same options next, and refuses bad ones alike
-    try:
-        if argv[0] == "resume":
-            refuse_changes_on_resume(argv[1:])
-        command = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
-        config = resumed_config(command) if isinstance(command, Resume) else command
-    except ConfigError as error:
-        print(f"train.py: {error}", file=sys.stderr)
-        return 2
+    return cli.main("train.py", lambda: execute(argv))
+
+
+def execute(argv: list[str]) -> None:
+    if argv[0] == "resume":
+        refuse_changes_on_resume(argv[1:])
+    command = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
+    config = resumed_config(command) if isinstance(command, Resume) else command
     from student import evaluation, run  # JAX's devices are touched from here on (importing navix does)
-    from teacher_cache import TableError
 
     run.keep_compiled_programs()
-
-    try:
-        if isinstance(command, Evaluate):
-            print(json.dumps(evaluation.evaluate_run(command.run, command.episodes, command.greedy), indent=2))
-        else:
-            run.train(config, resume_dir=command.run if isinstance(command, Resume) else None)
-    except (ConfigError, TableError, FileNotFoundError) as error:
-        print(f"train.py: {error}", file=sys.stderr)
-        return 2
-    return 0
-
+    if isinstance(command, Evaluate):
+        print(json.dumps(evaluation.evaluate_run(command.run, command.episodes, command.greedy), indent=2))
+    else:
+        run.train(config, resume_dir=command.run if isinstance(command, Resume) else None)
 
 if __name__ == "__main__":
     sys.exit(main())

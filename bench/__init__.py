@@ -2,9 +2,12 @@
 
 import os
 import platform
+import sys
 
 import jax
-import tyro
+
+from common import cli as command_line
+from common.cli import UsageError
 
 
 def cpu_name() -> str:
@@ -29,23 +32,23 @@ def machine() -> str:
 
 
 def at_least_one(**counts) -> None:
-    """Refuses (SystemExit, naming the option) a count, or a list of counts, below 1 or empty."""
+    """Refuses (UsageError, naming the option) a count, or a list of counts, below 1 or empty."""
     for name, value in counts.items():
         values = value if isinstance(value, tuple) else (value,)
         if not values or min(values) < 1:
             shown = list(value) if isinstance(value, tuple) else value
-            raise SystemExit(f"--{name.replace('_', '-')} must be at least 1, got {shown}")
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {shown}")
 
 
 def cli(options_type, main, description: str, name: str) -> None:
-    """`main` of the command line's options; a training configuration the trainer refuses (ConfigError, raised
-    while checking every configuration before the first is measured) ends it with the message. The options'
-    --train.* are checked then, with the benchmark's own environment counts, not as they are parsed."""
-    from student.config import ConfigError, checks_deferred
+    """Runs `main` on the command line's options and exits; a refused option or training configuration ends it
+    with one line (`common.cli`). The options' --train.* are only declared while parsing: filled from the
+    recipe and checked with the benchmark's own environment counts, not the default's."""
+    from student.config import declaring
 
-    try:
-        with checks_deferred():
-            options = tyro.cli(options_type, description=description)
+    def run():
+        with declaring():
+            options = command_line.parse(options_type, None, description)
         main(options)
-    except ConfigError as error:
-        raise SystemExit(f"{name}: {error}") from None
+
+    sys.exit(command_line.main(name, run))

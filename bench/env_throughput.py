@@ -21,6 +21,7 @@ import navix
 
 import bench
 import envs
+from common.cli import UsageError
 import teacher_cache
 
 REFERENCE = "Navix-DoorKey-8x8-v0"
@@ -91,7 +92,7 @@ def main(args: Options) -> None:
     bench.at_least_one(sizes=args.sizes, steps=args.steps, repeats=args.repeats)
     unknown = [name for name in args.tasks if name not in envs.TASKS]
     if unknown or not args.tasks:
-        raise SystemExit(f"--tasks must name tasks with a teacher ({', '.join(envs.TASKS)}), got {list(args.tasks)}")
+        raise UsageError(f"--tasks must name tasks with a teacher ({', '.join(envs.TASKS)}), got {list(args.tasks)}")
     reference = navix.make(REFERENCE)  # navix's own step, with its own deferred autoreset
     tasks = [(name, envs.make(name), teacher_cache.load(name)) for name in args.tasks]
 

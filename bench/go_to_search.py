@@ -25,6 +25,7 @@ import numpy as np
 import bench
 import envs
 import teacher_cache
+from common.cli import UsageError
 from teacher_cache.options import go_to_search
 from teacher_cache.situations import batch_last, look
 
@@ -81,7 +82,7 @@ def main(args: Options) -> None:
     bench.at_least_one(sizes=args.sizes, steps_per_iteration=args.steps_per_iteration, batches=args.batches,
                        repeats=args.repeats)
     if args.task not in envs.TASKS:
-        raise SystemExit(f"--task must be one of {', '.join(envs.TASKS)}, got {args.task!r}")
+        raise UsageError(f"--task must be one of {', '.join(envs.TASKS)}, got {args.task!r}")
     print(f"# The go-to search alone: {bench.machine()}")
     print(f"# {args.task}, {args.batches} batches of maps per timed call; rows of one size timed in turn, "
           f"best of {args.repeats} each")

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The README's accelerator figures in one command, each benchmark's table also written to a file:
+# The accelerator figures of docs/performance.md in one command, each benchmark's table also written to a file:
 #
 #   bench/gpu.sh [OUT]              # OUT: where the tables go (default gpu-figures/)
 #
 # The go-to search alone, training throughput (the reference configuration and the recipe) and frames to 0.9 on
-# SimpleDoorKey, at the sizes the README reports for a GPU; with several devices also the scaling over them.
+# SimpleDoorKey, at the sizes docs/performance.md reports for a GPU; with several devices also the scaling over them.
 # PYTHON picks the interpreter (default .venv/bin/python); SIZES the environment counts of the throughput rows
 # (default "1024 4096 16384"); EFFICIENCY_SIZES those of frames to 0.9 (default "64 256 1024 4096"); ONLY
 # some of the tables, by name (default "go_to_search train_reference train_recipe sample_efficiency scaling").

@@ -1,10 +1,10 @@
 """The paper's comparison in one command: every task x method over several seeds, the teacher
 acting alone, and the results as a table and figures.
 
-    python -m bench.reproduce                          # the default reproduction (README: results)
+    python -m bench.reproduce                          # the default reproduction (docs/reproduce.md)
     python -m bench.reproduce --quick                  # a smoke run in minutes: small budgets, 2 seeds
     python -m bench.reproduce --tasks LavaDoorKey --methods llm4teach ppo
-    python -m bench.reproduce --out results/2026-11-22-cpu-2cores    # finish an interrupted one
+    python -m bench.reproduce --out results/<folder>    # finish an interrupted one
 
 Methods: `llm4teach` (soft teacher, the authors' table), `llm4teach-hard` (one plan drawn per
 step), `ppo` (no teacher), `llm4teach-gemma` (soft teacher, the table Gemma 3 270M built here: a
@@ -37,13 +37,15 @@ import traceback
 from typing import Callable, Literal
 
 import jax
-import tyro
 
 import envs
 from bench import cpu_name
+from common import cli, files, progress
+from common.progress import clock
+from common.cli import UsageError
 from student import run_folder
-from student.config import CONFIG_FILE, ConfigError, TrainConfig, checks_deferred
-from teacher_cache.table import TABLES_DIR, TableError, write_atomically
+from student.config import ConfigError, TrainConfig, declared, declaring
+from teacher_cache.table import TABLES_DIR
 
 METHODS = ("llm4teach", "llm4teach-hard", "ppo", "llm4teach-gemma")
 LABELS = {
@@ -57,7 +59,7 @@ LABELS = {
     "teacher-gemma-hard": "teacher alone, hard (Gemma table)",
 }
 # Frames per seed. On an accelerator, budgets by which every method has settled (H100, 5 seeds: PPO and
-# the Gemma-taught student end at 0.98-0.99 on every task, README); on a CPU, what 2 cores do in under
+# the Gemma-taught student end at 0.98-0.99 on every task); on a CPU, what 2 cores do in under
 # 20 minutes: SimpleDoorKey's students pass 0.9 by ~25k frames, and LavaDoorKey's and ColoredDoorKey's are
 # past the drop of λ (400k frames) and level off, while PPO and the Gemma-taught student are still climbing.
 BUDGETS = {"SimpleDoorKey": 102_400, "LavaDoorKey": 512_000, "ColoredDoorKey": 512_000}
@@ -102,10 +104,10 @@ class Options:
     workers: int | None = None
     """Parts run side by side, each in a process of its own on its share of the CPU cores (default: on a CPU,
     one per core, at most one per part; on an accelerator 1, in this process). XLA's CPU backend gets little from a
-    second core on networks this small, so parts side by side finish sooner (README: several runs on a CPU)."""
+    second core on networks this small, so parts side by side finish sooner (docs/training.md)."""
     out: str | None = None
     """Results folder (default: a new results/<date>-<machine>/); one holding a reproduction is continued."""
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = dataclasses.field(default_factory=declared)
     """Any other training option (task, method, teacher, seeds, frames and environments are set above)."""
 
     def resolved(self) -> "Options":
@@ -160,7 +162,7 @@ def run_config(options: Options, task: str, method: str, folder: str) -> TrainCo
         seeds=options.seeds, num_envs=options.num_envs, total_frames=options.frames[task],
         eval_episodes=options.eval_episodes, final_eval_episodes=options.final_eval_episodes, gif_episodes=0,
         out=os.path.join(folder, "runs", task, method))
-    chunk = max(1, round(options.frames[task] / options.evaluations / config.batch_size))
+    chunk = max(1, round(options.frames[task] / options.evaluations / config.phases.batch_size()))
     return config.replace(updates_per_chunk=chunk, eval_every=1, checkpoint_every=max(1, options.evaluations // 8))
 
 
@@ -181,17 +183,15 @@ def git_commit() -> str | None:
 
 
 class Progress:
-    """One line over the whole reproduction: the parts running and how far each is, how far the whole
-    is, elapsed time and an estimate of the time left (from the frames trained so far in this session)."""
+    """The reproduction's progress line (`common.progress`): how far the whole is, each running part's share done,
+    the time elapsed and left (estimated from the frames trained so far in this launch, once 3% are: the
+    first minute is mostly compiling); a line of its own as each part finishes."""
 
     def __init__(self, parts: list["Part"], done_frames: int):
         self.sizes = {part.name: part.frames for part in parts}
-        self.total = done_frames + sum(self.sizes.values())
-        self.done, self.session_done = done_frames, 0
+        self.done = done_frames
         self.running: dict[str, int] = {}
-        self.start = time.perf_counter()
-        self.tty = sys.stdout.isatty()
-        self.last_shown = -float("inf")
+        self.display = progress.Progress(done_frames + sum(self.sizes.values()), done_frames, settle=0.03)
 
     def begin(self, name: str) -> None:
         self.running[name] = 0
@@ -205,43 +205,21 @@ class Progress:
     def finished(self, name: str, seconds: float) -> None:
         self.running.pop(name, None)
         self.done += self.sizes[name]
-        self.session_done += self.sizes[name]
-        line = f"{name}: done in {clock(seconds)}"
-        print(("\r" + line.ljust(100)) if self.tty else line, flush=True)
-        self.show(force=True)
+        self.display.update(self.done + sum(self.running.values()), self.detail())
+        self.display.message(f"{name}: done in {clock(seconds)}")
+
+    def detail(self) -> str:
+        return ", ".join(f"{name} {frames / max(1, self.sizes[name]):.0%}" for name, frames in self.running.items()) \
+            or "between parts"
 
     def show(self, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self.last_shown < (0.5 if self.tty else 30.0):
-            return
-        self.last_shown = now
-        running = sum(self.running.values())
-        elapsed = now - self.start
-        trained = self.session_done + running
-        # No estimate until 3% of this session's frames are trained: the first minute is mostly compiling.
-        estimate = trained and trained >= 0.03 * sum(self.sizes.values())
-        left = clock(elapsed / trained * (self.total - self.done - running)) if estimate else "?"
-        parts = ", ".join(f"{name} {frames / max(1, self.sizes[name]):.0%}" for name, frames in self.running.items())
-        line = (f"[{(self.done + running) / max(1, self.total):6.1%}] {parts or 'between parts'} | "
-                f"elapsed {clock(elapsed)} | left ~{left}")
-        print(("\r" + line.ljust(100)) if self.tty else line, end="" if self.tty else "\n", flush=True)
-
-
-def clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
-
-
-def read_json(path: str, default=None):
-    if not os.path.exists(path):
-        return default
-    with open(path) as file:
-        return json.load(file)
+        self.display.update(self.done + sum(self.running.values()), self.detail(), force)
 
 
 def comparable(options: Options) -> dict:
     """The options a continued reproduction must repeat (as JSON values)."""
     values = dataclasses.asdict(dataclasses.replace(options, out=None, quick=False, workers=None))
+    values["train"] = run_folder.declaration(options.train)  # as given, whether or not filled from the recipe yet
     return json.loads(json.dumps(values))
 
 
@@ -257,7 +235,7 @@ def open_folder(options: Options) -> tuple[str, dict]:
     """The results folder and its meta.json so far; refuses to continue one made with other options
     (defaults included: a default changed since the folder was made is named with its two values)."""
     folder = new_folder(options)
-    meta = read_json(os.path.join(folder, "meta.json"))
+    meta = files.read_json(os.path.join(folder, "meta.json"))
     if meta is None:
         if os.path.isdir(folder) and os.listdir(folder):
             raise ConfigError(f"{folder} exists and is not a reproduction's results folder; pick another --out")
@@ -282,20 +260,19 @@ def teacher_part(options: Options, task: str, path: str) -> None:
             outcome = play(table, task, options.teacher_episodes, hard, seed=0)
             outcomes[f"teacher-{source}-{'hard' if hard else 'soft'}"] = {
                 "table": table.path, **{name: values.tolist() for name, values in outcome.items()}}
-    write_atomically(path, json.dumps(outcomes))
+    files.write_json(path, outcomes, indent=None)
 
 
 def train_part(config: TrainConfig, report: Callable[[int], None]) -> None:
     """Trains one method on one task (or continues its run folder from the last checkpoint);
     `report(frames)` after each chunk, with the frames trained so far over all seeds."""
-    from student import config as configuration
     from student import run
 
-    resume = os.path.exists(os.path.join(config.out, configuration.CONFIG_FILE))
-    saved = configuration.read(config.out) if resume else config
+    resume = os.path.exists(os.path.join(config.out, run_folder.CONFIG))
+    saved = run_folder.read(config.out) if resume else config
 
     def on_chunk(index: int) -> None:
-        report(saved.frames_at(saved.updates_before_chunk(index + 1)) * len(saved.seeds))
+        report(saved.phases.frames_at(saved.phases.updates_before(index + 1)) * len(saved.seeds))
 
     run.train(saved, resume_dir=config.out if resume else None, on_chunk=on_chunk, log=lambda line: None)
 
@@ -307,7 +284,7 @@ def trained(config: TrainConfig) -> bool:
 
 def seed_frames(config: TrainConfig) -> int:
     """A run's frames over all its seeds: the progress display's unit of work."""
-    return config.planned_frames * len(config.seeds)
+    return config.phases.planned_frames * len(config.seeds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -410,7 +387,7 @@ def run_parts(options: Options, parts: list[Part], workers: int, progress: Progr
                 record(name, value)
             else:  # "failed": (the error, if it could be sent, and the worker's traceback)
                 error, trace = value
-                if isinstance(error, (ConfigError, TableError)):
+                if isinstance(error, UsageError):
                     raise error
                 raise RuntimeError(f"{name} failed in its worker process:\n{trace}")
     except KeyboardInterrupt:
@@ -523,15 +500,15 @@ def reproduce(options: Options) -> str:
                                "finished": datetime.datetime.now().isoformat(timespec="seconds")}
         meta["wall_seconds"] = round(wall_before + time.perf_counter() - started, 1)
         session["seconds"] = round(time.perf_counter() - started, 1)
-        write_atomically(os.path.join(folder, "meta.json"), json.dumps(meta, indent=2))
+        files.write_json(os.path.join(folder, "meta.json"), meta)
 
-    write_atomically(os.path.join(folder, "meta.json"), json.dumps(meta, indent=2))  # marks the folder as ours
+    files.write_json(os.path.join(folder, "meta.json"), meta)  # marks the folder as ours
     try:
         run_parts(options, parts, workers, progress, record)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished parts are kept; continue with the same options and --out {folder}", flush=True)
         raise
-    meta["runs"] = {f"{task} {method}": read_json(os.path.join(c.out, CONFIG_FILE))
+    meta["runs"] = {f"{task} {method}": files.read_json(os.path.join(c.out, run_folder.CONFIG))
                     for (task, method), c in configs.items()}
     write_results(folder, options, configs, teacher_paths, meta)
     record("results", 0.0)
@@ -551,11 +528,11 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
         for method in options.methods:
             config = configs[(task, method)]
             rows = metrics.read(os.path.join(config.out, run_folder.METRICS))
-            final = read_json(os.path.join(config.out, run_folder.EVALUATION))
+            final = files.read_json(os.path.join(config.out, run_folder.EVALUATION))
             table.append(results.student_row(task, method, final, rows, config.seeds))
             runs[method] = rows
         teachers = [results.teacher_row(task, method, outcome)
-                    for method, outcome in read_json(teacher_paths[task]).items()]
+                    for method, outcome in files.read_json(teacher_paths[task]).items()]
         table += teachers
         shown = [t for t in teachers if t["method"].endswith("soft")]  # hard ones lie within noise of them
         per_task[task] = (runs, shown)
@@ -574,7 +551,7 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
     ]
     claims = results.claims(table)
     body = results.markdown(table, LABELS)
-    write_atomically(os.path.join(folder, "table.md"), "\n".join(
+    files.write_text(os.path.join(folder, "table.md"), "\n".join(
         header + [body, "## The paper's claims on these numbers", "", results.claims_markdown(claims), ""]))
     return table
 
@@ -582,18 +559,13 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
 def main(argv: list[str] | None = None) -> int:
     from student import run
 
-    run.keep_compiled_programs()
-    try:
-        with checks_deferred():  # --train.* is checked in `resolved`, with the reproduction's own environments
-            options = tyro.cli(Options, args=argv, description=__doc__)
+    def parse_and_reproduce() -> None:
+        run.keep_compiled_programs()
+        with declaring():  # --train.* is filled and checked in `resolved`, with the reproduction's own environments
+            options = cli.parse(Options, argv, __doc__)
         reproduce(options)
-    except (ConfigError, TableError) as error:
-        print(f"bench.reproduce: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
 
+    return cli.main("bench.reproduce", parse_and_reproduce)
 
 if __name__ == "__main__":
     sys.exit(main())

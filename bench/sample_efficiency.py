@@ -18,7 +18,8 @@ import tempfile
 
 import bench
 from student import metrics, run
-from student.config import TrainConfig
+from common.cli import UsageError
+from student.config import TrainConfig, declared
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Options:
     """Environment counts to measure, each with the large-batch recipe unless --train.* sets otherwise."""
     eval_frames: int = 10_240
     """Frames per seed between evaluations (sets updates per chunk: the resolution of the result)."""
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = dataclasses.field(default_factory=declared)
     """Any other training option (task, method, seeds and frames are set above)."""
 
 
@@ -67,7 +68,7 @@ def configurations(options: Options) -> dict[tuple[str, int], TrainConfig]:
             total_frames=options.max_frames, eval_episodes=options.eval_episodes,
             final_eval_episodes=options.eval_episodes, gif_episodes=0)
         configs[method, num_envs] = config.replace(
-            updates_per_chunk=max(1, round(options.eval_frames / config.batch_size)))
+            updates_per_chunk=max(1, round(options.eval_frames / config.phases.batch_size())))
     return configs
 
 
@@ -75,9 +76,9 @@ def main(options: Options) -> None:
     bench.at_least_one(num_envs=options.num_envs, max_frames=options.max_frames, eval_episodes=options.eval_episodes,
                        eval_frames=options.eval_frames)
     if not options.methods:
-        raise SystemExit("--methods must name at least one")
+        raise UsageError("--methods must name at least one")
     if not 0 < options.threshold <= 1:
-        raise SystemExit(f"--threshold is an evaluation success rate in (0, 1], got {options.threshold}")
+        raise UsageError(f"--threshold is an evaluation success rate in (0, 1], got {options.threshold}")
     configs = configurations(options)  # each checked before the first trains
     print(f"# {options.task}: frames per seed until evaluation success >= {options.threshold} "
           f"({options.eval_episodes} episodes per evaluation), {bench.machine()}")
@@ -93,16 +94,16 @@ def main(options: Options) -> None:
         frames = [r["frames"] if r else None for r in first.values()]
         shown = ", ".join(f"{f:,}" if f is not None else "-" for f in frames)
         median = median_or_none(frames)
-        budget = config.planned_frames
+        budget = config.phases.planned_frames
         median_text = f"{median:,.0f}" if median is not None else f"not reached within {budget:,}"
         updates = median_or_none([r["update"] if r else None for r in first.values()])
         wall = median_or_none([r["train_seconds"] if r else None for r in first.values()])
         final_rates = [seed["success_rate"] for seed in final["per_seed"]]
-        steps_per_update = config.update_epochs * config.num_minibatches
-        late = (f" (x{config.late_factor} and learning rate {config.learning_rate(True):g} from "
-                f"{config.frames_at(config.early_updates):,})" if config.has_late_phase else "")
-        print(f"| {method} | {config.num_envs} | {config.steps_per_rollout}, {config.update_epochs} x "
-              f"{config.num_minibatches}, {config.learning_rate(False):g}{late} | {len(frames)} | {shown} "
+        steps_per_update = config.ppo.update_epochs * config.ppo.num_minibatches
+        late = (f" (x{config.late_rollout_factor} and learning rate {config.learning_rate(True):g} from "
+                f"{config.phases.frames_at(config.phases.early_updates):,})" if config.phases.has_late_phase else "")
+        print(f"| {method} | {config.num_envs} | {config.num_steps}, {config.ppo.update_epochs} x "
+              f"{config.ppo.num_minibatches}, {config.learning_rate(False):g}{late} | {len(frames)} | {shown} "
               f"| {median_text} "
               f"| {'-' if updates is None else f'{updates:,.0f}'} "
               f"| {'-' if updates is None else f'{updates * steps_per_update:,.0f}'} "

@@ -19,14 +19,15 @@ import sys
 import jax
 
 import bench
-from student import config as configuration
-from student.config import TrainConfig
+from common.cli import UsageError
+from student import run_folder
+from student.config import TrainConfig, declared
 
 MEASURE = """
 import json, sys
 from bench.scaling import measure
-from student import config as configuration
-print(json.dumps(measure(configuration.from_dict(json.loads(sys.argv[1])), int(sys.argv[2]))))
+from student import run_folder
+print(json.dumps(measure(run_folder.from_dict(json.loads(sys.argv[1])), int(sys.argv[2]))))
 """
 
 
@@ -41,7 +42,7 @@ class Options:
     """Environments (the global batch's), split over the devices."""
     chunks: int = 3
     """Timed chunks per device count (the best is kept)."""
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = dataclasses.field(default_factory=declared)
     """The training configuration measured (task, environments and devices are set above)."""
 
 
@@ -49,11 +50,11 @@ def measure(config: TrainConfig, chunks: int) -> dict:
     """Compile seconds and the best frames/s of `chunks` chunks, on this process's devices."""
     from bench.train_throughput import timer
 
-    late = config.chunk_is_late(0)  # the phase a run starts in
+    late = config.phases.is_late(0)  # the phase a run starts in
     compile_seconds, timed = timer(config, late)
     best = min(timed() for _ in range(chunks))
     device = jax.devices()[0]
-    frames_per_chunk = config.phase_batch_size(late) * config.updates_in_chunk(late)
+    frames_per_chunk = config.phases.batch_size(late) * config.phases.updates_in_chunk(late)
     return {"compile_seconds": compile_seconds, "fps": frames_per_chunk / best,
             "kind": f"{device.platform} ({device.device_kind})"}
 
@@ -63,10 +64,10 @@ def in_fresh_process(config: TrainConfig, chunks: int) -> dict:
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={config.devices}".strip()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(configuration.to_dict(config)), str(chunks)],
+    result = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(run_folder.to_dict(config)), str(chunks)],
                             env=env, capture_output=True, text=True)
     if result.returncode:
-        raise SystemExit(f"bench.scaling on {config.devices} devices: {result.stderr.strip().splitlines()[-1]}")
+        raise UsageError(f"bench.scaling on {config.devices} devices: {result.stderr.strip().splitlines()[-1]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -82,7 +83,7 @@ def main(options: Options) -> None:
         result = in_fresh_process(config, options.chunks)
         first = first or result["fps"]
         print(f"| {devices} | {result['kind']} | {options.num_envs // devices} "
-              f"| {config.phase_batch_size(config.chunk_is_late(0)):,} "
+              f"| {config.phases.batch_size(config.phases.is_late(0)):,} "
               f"| {result['compile_seconds']:.1f} | {result['fps']:,.0f} | {result['fps'] / first:.2f}x |", flush=True)
 
 

@@ -16,7 +16,7 @@ import time
 import jax
 
 import bench
-from student.config import TrainConfig
+from student.config import TrainConfig, declared
 from student.ppo import make_train
 
 
@@ -29,7 +29,7 @@ class Options:
     """Environment counts to measure, one after another."""
     chunks: int = 3
     """Timed chunks per method (the best is kept)."""
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = dataclasses.field(default_factory=declared)
     """The training configuration measured (task, method, environments and seeds are set above)."""
 
 
@@ -56,8 +56,8 @@ def main(options: Options) -> None:
     print("| task | envs | method | frames/update | compile s | frames/s | teacher overhead |")
     print("|---|---:|---|---:|---:|---:|---:|")
     for num_envs, configs in every.items():
-        late = configs["ppo"].chunk_is_late(0)  # the phase a run starts in (the late one with --train.late-frame 0)
-        frames_per_update = configs["ppo"].phase_batch_size(late)
+        late = configs["ppo"].phases.is_late(0)  # the phase a run starts in (the late one with --train.late-frame 0)
+        frames_per_update = configs["ppo"].phases.batch_size(late)
         compiled = {method: timer(config, late) for method, config in configs.items()}
         runs = {"llm4teach": (compiled["llm4teach"], True), "llm4teach, λ = 0": (compiled["llm4teach"], False),
                 "ppo": (compiled["ppo"], True)}
@@ -65,7 +65,7 @@ def main(options: Options) -> None:
         for _ in range(options.chunks):
             for name, ((_, timed), consult) in runs.items():
                 best[name] = min(best[name], timed(consult))
-        frames_per_chunk = frames_per_update * configs["ppo"].updates_in_chunk(late)
+        frames_per_chunk = frames_per_update * configs["ppo"].phases.updates_in_chunk(late)
         fps = {name: frames_per_chunk / seconds for name, seconds in best.items()}
         for name, ((compile_seconds, _), _) in runs.items():
             overhead = f"{1 - fps[name] / fps['ppo']:.0%}" if name != "ppo" else ""

@@ -6,14 +6,17 @@ For each task it prints episodes finished, the random policy's success rate and 
 steps/s reached, and writes `<out>/<task>.gif`, one random episode drawn step by step.
 """
 
-import argparse
+import dataclasses
 import os
+import sys
 import time
 
 import jax
 import numpy as np
 
 import envs
+from common import cli
+from common.cli import UsageError
 from envs.episodes import episodes_frames, save_gif
 
 
@@ -44,21 +47,28 @@ def random_play(env, num_envs: int, num_steps: int, seed: int = 0) -> dict:
     }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="demo", help="folder for the GIFs")
-    parser.add_argument("--num-envs", type=int, default=4096, help="environments played at once")
-    parser.add_argument("--steps", type=int, default=300, help="steps per environment")
-    args = parser.parse_args()
-    if min(args.num_envs, args.steps) < 1:
-        parser.error(f"--num-envs and --steps must be at least 1, got {args.num_envs} and {args.steps}")
-    os.makedirs(args.out, exist_ok=True)
-    print(f"random play, {args.num_envs} environments x {args.steps} steps each, on {jax.devices()[0].platform}")
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Random play over thousands of copies of each task, and one episode of each drawn to a GIF."""
+
+    out: str = "demo"
+    """Folder for the GIFs."""
+    num_envs: int = 4096
+    """Environments played at once."""
+    steps: int = 300
+    """Steps per environment."""
+
+
+def run(options: Options) -> None:
+    if min(options.num_envs, options.steps) < 1:
+        raise UsageError(f"--num-envs and --steps must be at least 1, got {options.num_envs} and {options.steps}")
+    os.makedirs(options.out, exist_ok=True)
+    print(f"random play, {options.num_envs} environments x {options.steps} steps each, on {jax.devices()[0].platform}")
     for name in envs.TASKS:
-        stats = random_play(envs.make(name), args.num_envs, args.steps)
+        stats = random_play(envs.make(name), options.num_envs, options.steps)
         env = envs.make(name, autoreset=False)
         random_action = lambda observation, key: jax.random.randint(key, (), 0, env.num_actions)  # noqa: E731
-        path = os.path.join(args.out, f"{name}.gif")
+        path = os.path.join(options.out, f"{name}.gif")
         frames, = episodes_frames(env, random_action, jax.random.PRNGKey(1)[None], max_frames=60)
         save_gif(frames, path, milliseconds=150)
         print(
@@ -67,5 +77,8 @@ def main():
         )
 
 
+def main(argv: list[str] | None = None) -> int:
+    return cli.main("envs.demo", lambda: run(cli.parse(Options, argv, __doc__)))
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,7 +9,7 @@ import numpy as np
 
 from envs.episodes import run_episodes
 from student import checkpoint
-from student import config as configuration
+from student import run_folder
 from student.config import ConfigError, TrainConfig
 from student.ppo import Learner, make_train
 
@@ -72,7 +72,7 @@ def evaluate_run(run_dir: str, episodes: int | None = None, greedy: bool | None 
     """Evaluates the newest checkpoint of a run folder (nothing in the folder is changed)."""
     if episodes is not None and episodes < 1:
         raise ConfigError(f"--episodes must be at least 1, got {episodes}")
-    config = configuration.read(run_dir)
+    config = run_folder.read(run_dir)
     if greedy is not None:
         config = config.replace(eval_greedy=greedy)
     program = make_train(config.replace(devices=1), compile=False)  # restored onto one device, whatever it ran on
@@ -83,5 +83,5 @@ def evaluate_run(run_dir: str, episodes: int | None = None, greedy: bool | None 
     episodes = config.final_eval_episodes if episodes is None else episodes
     evaluate = evaluator(program.learner, program.members, config.eval_episodes)  # as the run's final evaluation
     per_member = evaluate(state.params, jax.random.PRNGKey(FINAL_KEY), episodes)
-    return {"run": run_dir, "update": update, "frames": config.frames_at(update), "episodes": episodes,
+    return {"run": run_dir, "update": update, "frames": config.phases.frames_at(update), "episodes": episodes,
             "greedy": config.eval_greedy, **over_members(config, per_member)}

@@ -33,7 +33,7 @@ def rows(config: TrainConfig, metrics: dict, first_update: int) -> list[list[dic
             episodes = values.pop("episodes")
             successes, return_sum, length_sum = (values.pop(name) for name in ("successes", "return_sum", "length_sum"))
             row = {"seed": seed, **({"setting": setting} if setting else {}), "update": update,
-                   "frames": config.frames_at(update), "episodes": int(episodes),
+                   "frames": config.phases.frames_at(update), "episodes": int(episodes),
                    "success_rate": successes / episodes if episodes else None,
                    "mean_return": return_sum / episodes if episodes else None,
                    "mean_length": length_sum / episodes if episodes else None}
@@ -84,8 +84,8 @@ def progress_line(config: TrainConfig, update: int, last: list[dict], evaluation
         values = [r[name] for r in source if r.get(name) is not None]
         return f"{np.mean(values):.2f}" if values else "  - "
 
-    frames = config.frames_at(update)
-    total = config.planned_frames
+    frames = config.phases.frames_at(update)
+    total = config.phases.planned_frames
     text = (f"frames {frames:>10,}/{total:,} | {fps:>9,.0f} frames/s | success {mean('success_rate', last)} "
             f"| return {mean('mean_return', last)} | λ {last[0]['distill_coefficient']:.3f}")
     if evaluation:

@@ -1,15 +1,14 @@
 """PPO with the teacher's distillation term, as one compiled program.
 
-`make_train(config)` builds everything a run needs and compiles, ahead of time, one
-*chunk*: `updates_per_chunk` updates (rollout → teacher prior → advantages → epochs of
-minibatch steps) inside one `lax.scan`, for each of the run's members (every seed of
-every setting of a sweep; vmapped, or on a CPU one after another where that is faster:
-`sequential_members`). The configuration is an argument of the compiled program:
-its static fields shaped it, its numeric fields are traced, one row per member. The
-program runs data parallel over the run's devices (student/sharding.py): environments and
-minibatches split over them, parameters replicated. Once λ is 0 for every member the
-teacher has nothing left to say: the chunks from there on skip its prior (a flag of the
-chunk, `consults_teacher`).
+One update reads top to bottom (`Learner.update`): a rollout of every environment with the current
+policy (and the teacher's prior on each transition) → advantages (GAE) → epochs of minibatch gradient
+steps over the rollout's frames → metrics. `make_train(config)` compiles, ahead of time, one *chunk*:
+`updates_per_chunk` updates in one `lax.scan`, for each of the run's members (every seed of every setting
+of a sweep; vmapped, or on a CPU one after another where that is faster: `sequential_members`). The
+configuration is an argument of the compiled program: its static fields shaped it, its numeric fields are
+traced, one row per member. The program runs data parallel over the run's devices (student/sharding.py):
+environments and minibatches split over them, parameters replicated. Once λ is 0 for every member the
+chunks skip the teacher's prior (a flag of the chunk, `consults_teacher`).
 """
 
 import dataclasses
@@ -26,22 +25,12 @@ from jax.sharding import Mesh
 
 import envs
 import teacher_cache
-from student import gae, sharding, shuffle
+from student import gae, sharding
 from student import network as student_network
 from student.config import ConfigError, TrainConfig
-from student.loss import distill_coefficient, ppo_loss
+from student.kernels import Kernels
+from student.loss import Batch, distill_coefficient, ppo_loss
 from student.metrics import TEACHER_FIELDS
-
-
-def draw(key: jax.Array, logits: jax.Array) -> jax.Array:
-    """int32[...]: an action drawn from softmax(logits [..., A]), by inverting the cumulative distribution
-    at one uniform number per row (an action of probability 0 is never drawn). `jax.random.categorical`
-    adds Gumbel noise to every logit instead: A times the random bits, 0.24 ms for 1,024 rows of 7 on
-    this project's 2-core CPU against 0.06 (threefry's bits are most of the cost): 1-2% of training."""
-    cumulative = jnp.cumsum(jnp.exp(logits - logits.max(-1, keepdims=True)), axis=-1)
-    total = cumulative[..., -1:]
-    u = jnp.minimum(jax.random.uniform(key, total.shape) * total, jnp.nextafter(total, 0.0))
-    return (cumulative[..., :-1] <= u).sum(-1, dtype=jnp.int32)
 
 
 class Transition(NamedTuple):
@@ -85,14 +74,14 @@ class Learner:
     table: teacher_cache.Table | None
     mesh: Mesh | None = None
 
+    @property
+    def kernels(self) -> Kernels:
+        return Kernels.for_devices(1 if self.mesh is None else self.mesh.size)
+
     def network(self, config: TrainConfig) -> student_network.ActorCritic:
-        net, cpu = config.network, jax.default_backend() == "cpu"
-        # On a CPU: the embedding as a table lookup, the heads' kernel gradients as sums, and (on one device;
-        # halving a batch split over several would move it between them) the hidden layers' kernel gradients
-        # over two halves of the minibatch.
+        net = config.network
         return student_network.ActorCritic(self.env.num_actions, tuple(self.env.observation_categories), net.embed,
-                                           net.hidden, net.encoding, lookup=cpu,
-                                           halves=cpu and (self.mesh is None or self.mesh.size == 1), summed_heads=cpu)
+                                           net.hidden, net.encoding, self.kernels)
 
     def inputs(self, config: TrainConfig, observation: jax.Array) -> jax.Array:
         """The network's inputs for a batch of observations (egocentric for our memory maps)."""
@@ -106,7 +95,7 @@ class Learner:
     def act(self, config: TrainConfig, params, observation: jax.Array, key: jax.Array) -> jax.Array:
         """The student's actions for a batch of observations (greedy if `config.eval_greedy`)."""
         logits, _ = self.policy(config, params, observation)
-        return jnp.argmax(logits, axis=-1) if config.eval_greedy else draw(key, logits)
+        return jnp.argmax(logits, axis=-1) if config.eval_greedy else self.kernels.draw(key, logits)
 
     def init(self, config: TrainConfig, seed: jax.Array) -> TrainState:
         """A fresh training state for one seed."""
@@ -139,11 +128,31 @@ class Learner:
             return None
         return envs.reset_budget(config.num_envs)
 
+    def update(self, config: TrainConfig, state: TrainState, late: bool = False,
+               consult: bool | jax.Array = True) -> tuple[TrainState, dict]:
+        """One PPO update of a phase; returns its metrics. `consult=False` (only where λ is 0) leaves the
+        teacher out: no prior, and NaN for the metrics that compare with it (`metrics.TEACHER_FIELDS`)."""
+        distill = self.distill_coefficient(config, state)
+        state, rollout = self.rollout(config, state, late, consult)
+        advantage, target = self.advantages(config, state, rollout)
+        batch = Batch(rollout.cells, rollout.action, rollout.log_prob, rollout.value, advantage, target,
+                      rollout.teacher)
+        state, losses = self.learn(config, state, flatten(batch), distill, late)
+        metrics = {**losses, **self.rollout_metrics(rollout, target, distill)}
+        return state, {name: jnp.where(consult, value, jnp.nan) if name in TEACHER_FIELDS else value
+                       for name, value in metrics.items()}
+
+    def distill_coefficient(self, config: TrainConfig, state: TrainState) -> jax.Array:
+        """λ at the update's first frame (0 for plain PPO)."""
+        if not config.uses_teacher:
+            return jnp.float32(0.0)
+        return distill_coefficient(config.distill, config.phases.frames_at(state.updates_done))
+
     def rollout(self, config: TrainConfig, state: TrainState, late: bool = False,
                 consult: bool | jax.Array = True) -> tuple[TrainState, Transition]:
         """A phase's rollout steps of every environment with the current policy (the teacher's prior on
         each transition if `consult`)."""
-        steps = config.rollout_steps(late)
+        steps = config.phases.rollout_steps(late)
         # A truncation bootstraps from the value of the episode's last observation (the environment
         # already shows the next episode's first). Episodes are truncated only by their time limit, so an
         # environment is truncated at most once in any `max_steps` consecutive steps: `slots` last
@@ -155,16 +164,15 @@ class Learner:
             timestep, key, ended, truncations = carry
             key, action_key, teacher_key = jax.random.split(key, 3)
             cells = self.inputs(config, timestep.observation)
-            # Two barriers that change no value, only how XLA's CPU runtime runs a step. The teacher starts once
-            # the network's inputs are ready, so that the first layer's product (a thunk the runtime may hand to its
-            # other thread) runs beside the teacher's search; left to itself, XLA ran the teacher first and the
-            # network's inputs waited for it (a buffer reused between them). And the network's last products are
-            # not fused with the softmax. Together 3-5% faster training on a CPU (docs/measurements.md, "2026-12-02,
-            # eleventh session").
+            # Two barriers that change no value, only how XLA's CPU runtime runs a step (3-5% faster training on
+            # a CPU). The teacher starts once the network's inputs are ready, so that the first layer's product
+            # (a thunk the runtime may hand to its other thread) runs beside the teacher's search; left to
+            # itself, XLA ran the teacher first and the network's inputs waited for it. And the network's last
+            # products are not fused with the softmax.
             teacher_observation, cells = jax.lax.optimization_barrier((timestep.observation, cells))
             logits, value = self.network(config).apply(state.params, cells)
             logits = jax.lax.optimization_barrier(logits)
-            action = draw(action_key, logits)
+            action = self.kernels.draw(action_key, logits)
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
             following = self.env.step_batch(timestep, action, self.reset_budget(config))
             done = following.is_done()
@@ -199,70 +207,62 @@ class Learner:
         final_value = jnp.take_along_axis(ended_values.reshape(slots, -1), slot, axis=0)
         return state.replace(timestep=timestep, key=key), transitions._replace(final_value=final_value)
 
-    def gradient_step(self, config: TrainConfig, params, opt_state, batch: dict, distill: jax.Array,
+    def advantages(self, config: TrainConfig, state: TrainState, rollout: Transition) -> tuple[jax.Array, jax.Array]:
+        """(advantages, value targets) [steps, N] of a rollout, bootstrapped from the value of the observation
+        that follows it (`state`: after the rollout) and, where an episode was truncated, of its last one."""
+        _, last_value = self.policy(config, state.params, state.timestep.observation)
+        next_values = jnp.concatenate([rollout.value[1:], last_value[None]])
+        next_values = jnp.where(rollout.done, rollout.final_value, next_values)
+        return gae.advantages(rollout.reward, rollout.value, next_values, rollout.terminated.astype(jnp.float32),
+                              rollout.done.astype(jnp.float32), config.ppo.gamma, config.ppo.gae_lambda)
+
+    def learn(self, config: TrainConfig, state: TrainState, batch: Batch, distill: jax.Array,
+              late: bool) -> tuple[TrainState, dict]:
+        """`update_epochs` passes over the batch, each in a new order cut into minibatches, one gradient step
+        each; returns the state after them and the losses averaged over the steps."""
+        size = batch.action.shape[0]
+        minibatches = (config.ppo.num_minibatches, config.phases.minibatch_size(late))
+        learning_rate = config.learning_rate(late)
+
+        def epoch(carry, key):
+            order = self.kernels.permutation(key, size)
+
+            def minibatch(carry, indices):
+                # Each minibatch gathered where it is used, not the whole batch reordered first: the same
+                # frames, 1-2% faster training on a CPU.
+                frames = sharding.split_batch(self.mesh, jax.tree.map(lambda x: x[indices], batch), axis=0)
+                params, opt_state, losses = self.gradient_step(config, *carry, frames, distill, learning_rate)
+                return (params, opt_state), losses
+
+            return jax.lax.scan(minibatch, carry, order.reshape(minibatches))
+
+        key, epoch_key = jax.random.split(state.key)
+        (params, opt_state), losses = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, config.ppo.update_epochs)
+        )
+        state = state.replace(params=params, opt_state=opt_state, key=key, updates_done=state.updates_done + 1)
+        return state, jax.tree.map(jnp.mean, losses)
+
+    def gradient_step(self, config: TrainConfig, params, opt_state, minibatch: Batch, distill: jax.Array,
                       learning_rate: jax.Array):
-        """One clipped Adam step on one minibatch."""
+        """One clipped Adam step on one minibatch; returns the new parameters, optimizer state and losses."""
 
         def loss(params):
-            logits, values = self.network(config).apply(params, batch["cells"])
-            return ppo_loss(logits, values, batch, config.ppo, distill, config.ent_coef)
+            logits, values = self.network(config).apply(params, minibatch.cells)
+            return ppo_loss(logits, values, minibatch, config.ppo, distill)
 
-        grads, metrics = jax.grad(loss, has_aux=True)(params)
+        grads, losses = jax.grad(loss, has_aux=True)(params)
         norm = optax.tree.norm(grads)
         grads = jax.tree.map(lambda g: g * jnp.minimum(1.0, config.ppo.max_grad_norm / (norm + 1e-6)), grads)
         updates, opt_state = OPTIMIZER.update(grads, opt_state, params)
         params = jax.tree.map(lambda p, u: p - learning_rate * u, params, updates)
-        return params, opt_state, metrics
+        return params, opt_state, losses
 
-    def update(self, config: TrainConfig, state: TrainState, late: bool = False,
-               consult: bool | jax.Array = True) -> tuple[TrainState, dict]:
-        """One PPO update of a phase: rollout, advantages, epochs of minibatch steps; returns its metrics.
-        `consult=False` (only where λ is 0) leaves the teacher out: no prior, and NaN for the metrics
-        that compare with it (`metrics.TEACHER_FIELDS`)."""
-        frames = config.frames_at(state.updates_done)
-        distill = distill_coefficient(config.distill, frames) if config.uses_teacher else jnp.float32(0.0)
-        state, rollout = self.rollout(config, state, late, consult)
-        batch_size = config.phase_batch_size(late)
-
-        _, last_value = self.policy(config, state.params, state.timestep.observation)
-        next_values = jnp.concatenate([rollout.value[1:], last_value[None]])
-        next_values = jnp.where(rollout.done, rollout.final_value, next_values)
-        advantage, target = gae.advantages(
-            rollout.reward, rollout.value, next_values, rollout.terminated.astype(jnp.float32),
-            rollout.done.astype(jnp.float32), config.ppo.gamma, config.ppo.gae_lambda,
-        )
-        data = {
-            "cells": rollout.cells,
-            "action": rollout.action,
-            "log_prob": rollout.log_prob,
-            "value": rollout.value,
-            "advantage": advantage,
-            "target": target,
-            "teacher": rollout.teacher,
-        }
-        data = jax.tree.map(lambda x: x.reshape((batch_size,) + x.shape[2:]), data)
-        minibatch_shape = (config.num_minibatches, config.phase_minibatch_size(late))
-        learning_rate = config.learning_rate(late)
-
-        def epoch(carry, key):
-            order = shuffle.permutation(key, batch_size)  # no sort: XLA's CPU sort cost 3-4% of an update
-
-            def minibatch(carry, indices):
-                # Each minibatch gathered where it is used, not the whole rollout reordered first: the same
-                # frames, 1-2% faster training on a CPU (docs/measurements.md, "2026-12-02, tenth session").
-                batch = sharding.split_batch(self.mesh, jax.tree.map(lambda x: x[indices], data), axis=0)
-                params, opt_state, metrics = self.gradient_step(config, *carry, batch, distill, learning_rate)
-                return (params, opt_state), metrics
-
-            return jax.lax.scan(minibatch, carry, order.reshape(minibatch_shape))
-
-        key, epoch_key = jax.random.split(state.key)
-        (params, opt_state), metrics = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(epoch_key, config.update_epochs)
-        )
-        metrics = jax.tree.map(jnp.mean, metrics)
+    def rollout_metrics(self, rollout: Transition, target: jax.Array, distill: jax.Array) -> dict:
+        """What the update's rollout shows: the episodes that ended in it, how well the critic predicted, how
+        often the student took the teacher's choice."""
         ended = rollout.done.astype(jnp.float32)
-        metrics.update(
+        return dict(
             distill_coefficient=distill,
             explained_variance=1.0 - jnp.var(target - rollout.value) / (jnp.var(target) + 1e-8),
             episodes=ended.sum(),
@@ -271,16 +271,17 @@ class Learner:
             length_sum=(rollout.episode_length * ended).sum(),
             teacher_agreement=(rollout.teacher * jax.nn.one_hot(rollout.action, self.env.num_actions)).sum(-1).mean(),
         )
-        for name in TEACHER_FIELDS:  # without the prior there is nothing to compare with
-            metrics[name] = jnp.where(consult, metrics[name], jnp.nan)
-        state = state.replace(params=params, opt_state=opt_state, key=key, updates_done=state.updates_done + 1)
-        return state, metrics
 
     def chunk(self, config: TrainConfig, state: TrainState, consult: bool | jax.Array = True,
               late: bool = False) -> tuple[TrainState, dict]:
         """A phase's updates of one chunk in one `lax.scan`; metrics stacked along a leading axis."""
         return jax.lax.scan(lambda s, _: self.update(config, s, late, consult), state, None,
-                            length=config.updates_in_chunk(late))
+                            length=config.phases.updates_in_chunk(late))
+
+
+def flatten(batch: Batch) -> Batch:
+    """A batch [steps, N, ...] as one row per frame [steps * N, ...]."""
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
 
 
 def consults_teacher(config: TrainConfig, chunk_index: int) -> bool:
@@ -288,7 +289,7 @@ def consults_teacher(config: TrainConfig, chunk_index: int) -> bool:
     (λ never grows: once it is 0 for every member, the prior would only be multiplied by 0)."""
     if not config.uses_teacher:
         return False
-    frames = config.frames_at(config.updates_before_chunk(chunk_index))
+    frames = config.phases.frames_at(config.phases.updates_before(chunk_index))
     return any(float(distill_coefficient(config.with_setting(setting).distill, frames)) > 0
                for setting in config.settings)
 
@@ -334,7 +335,7 @@ class Program:
         is restored onto, whatever the number of devices it was saved from)."""
         seeds = jax.device_put(member_seeds(self.config), sharding.replicated(self.mesh))
         # One member after another: the same states, bit for bit, as vmapped, in 16-42% less compile (a
-        # program run once; docs/measurements.md, "nineteenth session").
+        # program run once, so its compile is most of its cost).
         init = each_member(self.learner.init, sequential=True)
         return jax.jit(init, out_shardings=self.shardings)(self.members, seeds)
 
@@ -359,7 +360,7 @@ class Program:
 
     def run_chunk(self, state: TrainState, chunk_index: int) -> tuple[TrainState, dict]:
         """Chunk `chunk_index` of the run: its phase, and the teacher's prior while λ is above 0."""
-        return self.chunk(state, self.config.chunk_is_late(chunk_index), consults_teacher(self.config, chunk_index))
+        return self.chunk(state, self.config.phases.is_late(chunk_index), consults_teacher(self.config, chunk_index))
 
 
 # On a CPU, members train one after another when a minibatch holds this many frames or more.
@@ -380,9 +381,9 @@ def sequential_members(config: TrainConfig, late: bool) -> bool:
     program) or minibatches of `SEQUENTIAL_MINIBATCH` frames or more, where XLA's CPU backend runs the
     vmapped program's products slower (the reference configuration, 4,096-frame minibatches: 12-14%
     slower vmapped, one seed or three); with smaller minibatches the vmapped members amortise each
-    operation's overhead (the recipe's 128-512: 7-24% faster vmapped; docs/measurements.md, "Faster still")."""
+    operation's overhead (the recipe's 128-512: 7-24% faster vmapped)."""
     return jax.default_backend() == "cpu" and (
-        len(config.members) == 1 or config.phase_minibatch_size(late) >= SEQUENTIAL_MINIBATCH)
+        len(config.members) == 1 or config.phases.minibatch_size(late) >= SEQUENTIAL_MINIBATCH)
 
 
 def member_seeds(config: TrainConfig) -> np.ndarray:
@@ -408,6 +409,6 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
         return program
     start = time.perf_counter()
     compiled = {late: program.lower(late).compile()
-                for late in sorted({config.chunk_is_late(i) for i in range(first_chunk, config.num_chunks)})}
+                for late in sorted({config.phases.is_late(i) for i in range(first_chunk, config.phases.num_chunks)})}
     return dataclasses.replace(program, compiled=compiled.get(False), compile_seconds=time.perf_counter() - start,
                                compiled_late=compiled.get(True))

@@ -3,52 +3,64 @@
     run_dir, final = run.train(config)               # a new run folder (student.run_folder)
     run.train(config, resume_dir=run_dir)            # continue it from its last checkpoint
 
-In a multi-process run every process calls `train` alike (the chunks and checkpoints are
-collective); only process 0 logs and writes the run folder's files.
+`open_run` creates or resumes the run folder and compiles the program; `train_chunks` runs the chunks left;
+`finish` writes the final evaluation and pictures. In a multi-process run every process calls `train` alike
+(the chunks and checkpoints are collective); only process 0 logs and writes the run folder's files.
 """
 
-import json
+import dataclasses
 import os
 import time
 from typing import Callable
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 
 from student import checkpoint, hosts, metrics, run_folder, sharding
 from student.config import ConfigError, TrainConfig
 from student.evaluation import FINAL_KEY, evaluator, over_members
-from student.ppo import Program, build, make_train
+from student.ppo import Program, TrainState, build, make_train
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A run folder opened for training: its compiled program, and the state and update it goes on from."""
+
+    run_dir: str
+    program: Program
+    checkpoints: ocp.CheckpointManager
+    state: TrainState
+    first_update: int
 
 
 def compiled_phases(program: Program) -> str:
     """What a program compiled, in words: each phase's chunk (a run resumed after the switch has only the late one)."""
-    config = program.config
+    phases = program.config.phases
 
     def updates(late: bool) -> str:
-        count = config.updates_in_chunk(late)
-        return f"{count} update{'s' * (count != 1)} of {config.phase_batch_size(late):,} frames"
+        count = phases.updates_in_chunk(late)
+        return f"{count} update{'s' * (count != 1)} of {phases.batch_size(late):,} frames"
 
-    phases = [updates(False)] if program.compiled else []
+    compiled = [updates(False)] if program.compiled else []
     if program.compiled_late:
-        phases.append(f"the late phase's {updates(True)} from frame {config.frames_at(config.early_updates):,}")
-    return ", and ".join(phases) or "nothing (no chunk is left)"
+        compiled.append(f"the late phase's {updates(True)} from frame {phases.frames_at(phases.early_updates):,}")
+    return ", and ".join(compiled) or "nothing (no chunk is left)"
 
 
-def train(config: TrainConfig, resume_dir: str | None = None,
-          on_chunk: Callable[[int], None] | None = None, log: Callable[[str], None] = print) -> tuple[str, dict]:
-    """Trains (or continues) a run; returns (run folder, final evaluation). `on_chunk(i)` is called
-    after each chunk's metrics are written (tests use it to simulate a crash)."""
+def open_run(config: TrainConfig, resume_dir: str | None, log: Callable[[str], None]) -> Run:
+    """Creates the run folder (or, resuming, checks the frames asked for against those trained), compiles the
+    program for the chunks left and restores the latest checkpoint."""
     writer = hosts.is_writer()
-    log = log if writer else quiet
     env, table = build(config)
     devices = list(sharding.mesh(config).devices.flat)  # refuses a batch that does not divide over them
+    phases = config.phases
     if resume_dir:
         run_dir = resume_dir
         checkpoints = checkpoint.manager(run_dir)
         resumes_at = checkpoints.latest_step() or 0
-        trained = config.frames_at(resumes_at)
-        if config.planned_frames < trained:  # before config.json records the smaller total
+        trained = phases.frames_at(resumes_at)
+        if phases.planned_frames < trained:  # before config.json records the smaller total
             raise ConfigError(f"--total-frames {config.total_frames:,} is below the {trained:,} frames per seed "
                               f"{run_dir} has trained; pass more to train further, or evaluate it with "
                               f"`train.py evaluate {run_dir}`")
@@ -59,36 +71,42 @@ def train(config: TrainConfig, resume_dir: str | None = None,
         run_dir = hosts.agree(run_dir)
         log(f"run folder {run_dir}")
         checkpoints, resumes_at = checkpoint.manager(run_dir), 0
-    if config.planned_frames != config.total_frames:
-        log(f"--total-frames {config.total_frames:,} rounded up to {config.planned_frames:,} frames per seed: "
+    if phases.planned_frames != config.total_frames:
+        log(f"--total-frames {config.total_frames:,} rounded up to {phases.planned_frames:,} frames per seed: "
             f"whole chunks of updates (--updates-per-chunk {config.updates_per_chunk})")
-    metrics_path = os.path.join(run_dir, run_folder.METRICS)
-    program = make_train(config, env, table, first_chunk=config.chunk_of_update(resumes_at))
+    program = make_train(config, env, table, first_chunk=phases.chunk_at(resumes_at))
     log(f"compiled {compiled_phases(program)} x {len(config.members)} member(s) "
         f"on {sharding.describe(devices)} in {program.compile_seconds:.1f} s")
-    state = program.init()
-    first_update = 0
+    state, first_update = program.init(), 0
     if resume_dir:
         first_update, state = checkpoint.restore_latest(checkpoints, state) or (0, state)
         if writer:
-            metrics.truncate(metrics_path, first_update)
-        log(f"resuming {run_dir} from update {first_update} ({config.frames_at(first_update):,} frames per seed)"
+            metrics.truncate(os.path.join(run_dir, run_folder.METRICS), first_update)
+        log(f"resuming {run_dir} from update {first_update} ({phases.frames_at(first_update):,} frames per seed)"
             if first_update else f"resuming {run_dir}: no checkpoint yet, starting from update 0")
+    return Run(run_dir, program, checkpoints, state, first_update)
 
-    evaluate = evaluator(program.learner, program.members, config.eval_episodes)
+
+def train_chunks(run: Run, evaluate: Callable, log: Callable[[str], None],
+                 on_chunk: Callable[[int], None] | None = None) -> TrainState:
+    """Runs the chunks left, writing each one's metrics (and an evaluation every `eval_every` chunks) and a
+    checkpoint every `checkpoint_every` chunks and after the last; returns the final state."""
+    config, program, state = run.program.config, run.program, run.state
+    phases = config.phases
+    metrics_path = os.path.join(run.run_dir, run_folder.METRICS)
     run_start = time.perf_counter()
     train_seconds = 0.0
     frames_done = 0
-    for chunk_index in range(config.chunk_of_update(first_update), config.num_chunks):
+    for chunk_index in range(phases.chunk_at(run.first_update), phases.num_chunks):
         chunk_start = time.perf_counter()
-        first, update = config.updates_before_chunk(chunk_index), config.updates_before_chunk(chunk_index + 1)
+        first, update = phases.updates_before(chunk_index), phases.updates_before(chunk_index + 1)
         state, chunk_metrics = jax.block_until_ready(program.run_chunk(state, chunk_index))
         seconds = time.perf_counter() - chunk_start
         train_seconds += seconds
         table_rows = metrics.rows(config, chunk_metrics, first)
-        frames_done += (config.frames_at(update) - config.frames_at(first)) * len(config.members)
+        frames_done += (phases.frames_at(update) - phases.frames_at(first)) * len(config.members)
         fps = frames_done / train_seconds  # training frames (all members) per second of training
-        last = chunk_index == config.num_chunks - 1
+        last = chunk_index == phases.num_chunks - 1
         evaluation = None
         if (chunk_index + 1) % config.eval_every == 0 or last:
             evaluation = evaluate(state.params, jax.random.fold_in(jax.random.PRNGKey(12345), update),
@@ -99,18 +117,28 @@ def train(config: TrainConfig, resume_dir: str | None = None,
                     row.update({f"eval_{k}": v for k, v in evaluation[m].items() if k != "episodes"})
                 row.update(fps=fps, seconds=seconds, train_seconds=train_seconds,
                            compile_seconds=program.compile_seconds)
-        if writer:
+        if hosts.is_writer():
             metrics.append(metrics_path, table_rows)
         log(metrics.progress_line(config, update, table_rows[-1], evaluation, fps, time.perf_counter() - run_start))
         if last or (chunk_index + 1) % config.checkpoint_every == 0:
-            checkpoint.save(checkpoints, update, state)
+            checkpoint.save(run.checkpoints, update, state)
         if on_chunk is not None:
             on_chunk(chunk_index)
+    return state
 
-    final = finish(program, run_dir, state, evaluate)
+
+def train(config: TrainConfig, resume_dir: str | None = None,
+          on_chunk: Callable[[int], None] | None = None, log: Callable[[str], None] = print) -> tuple[str, dict]:
+    """Trains (or continues) a run; returns (run folder, final evaluation). `on_chunk(i)` is called
+    after each chunk's metrics are written (tests use it to simulate a crash)."""
+    log = log if hosts.is_writer() else quiet
+    run = open_run(config, resume_dir, log)
+    evaluate = evaluator(run.program.learner, run.program.members, config.eval_episodes)
+    state = train_chunks(run, evaluate, log, on_chunk)
+    final = finish(run.program, run.run_dir, state, evaluate)
     log(f"final evaluation over {config.final_eval_episodes} episodes per seed: "
         f"success {final['success_rate']:.3f}, return {final['mean_return']:.3f}, length {final['mean_length']:.1f}")
-    return run_dir, final
+    return run.run_dir, final
 
 
 def keep_compiled_programs() -> None:
@@ -136,14 +164,13 @@ def finish(program: Program, run_dir: str, state, evaluate: Callable) -> dict:
     final = {
         **over_members(config, per_member),
         "episodes": config.final_eval_episodes,
-        "frames": config.frames_at(int(np.asarray(state.updates_done)[0])),
+        "frames": config.phases.frames_at(int(np.asarray(state.updates_done)[0])),
         "greedy": config.eval_greedy,
         "seeds": len(config.seeds),
     }
     if not hosts.is_writer():
         return final
-    with open(os.path.join(run_dir, run_folder.EVALUATION), "w") as file:
-        json.dump(final, file, indent=2)
+    run_folder.write_evaluation(run_dir, final)
     rows = metrics.read(os.path.join(run_dir, run_folder.METRICS))
     report.plot(rows, os.path.join(run_dir, "progress.png"), config)
     if len(config.settings) > 1:

@@ -41,8 +41,8 @@ def mesh(config: TrainConfig) -> Mesh:
     if config.num_envs % count:
         raise ConfigError(f"--num-envs {config.num_envs} does not divide over {count} devices; pick a multiple of "
                           f"{count} environments or fewer devices (--devices {divisors})")
-    if config.minibatch_size % count:
-        raise ConfigError(f"a minibatch of {config.minibatch_size} frames (num_envs * num_steps / num_minibatches) "
+    if config.phases.minibatch_size() % count:
+        raise ConfigError(f"a minibatch of {config.phases.minibatch_size()} frames (num_envs * num_steps / num_minibatches) "
                           f"does not divide over {count} devices; change --ppo.num-minibatches or --devices")
     return Mesh(np.array(visible[:count]), (AXIS,))
 

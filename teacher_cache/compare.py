@@ -10,11 +10,13 @@ between the two plan distributions (0: the same plans, 1: no plan in common), an
 same distance over the plans' first options (what the teacher does next).
 """
 
-import argparse
 import collections
-
+import dataclasses
 import sys
 
+import tyro
+
+from common import cli
 from teacher_cache.table import TableError, read_document, validate
 
 
@@ -51,16 +53,18 @@ def compare(path_a: str, path_b: str) -> list[dict]:
     return rows
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table_a")
-    parser.add_argument("table_b")
-    args = parser.parse_args()
-    try:
-        rows = compare(args.table_a, args.table_b)
-    except TableError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How two plan tables of one task differ, situation by situation."""
+
+    table_a: tyro.conf.Positional[str]
+    """The first table file."""
+    table_b: tyro.conf.Positional[str]
+    """The second table file."""
+
+
+def run(options: Options) -> None:
+    rows = compare(options.table_a, options.table_b)
     print("| situation | A: most likely plan | B: most likely plan | distance | first-option distance |")
     print("|---|---|---|---:|---:|")
     for row in rows:
@@ -68,10 +72,12 @@ def main():
         print(f"| {row['situation']} | {plan_a} ({p_a:.2f}) | {plan_b} ({p_b:.2f}) "
               f"| {row['distance']:.2f} | {row['first_option_distance']:.2f} |")
     mean = {key: sum(row[key] for row in rows) / len(rows) for key in ("distance", "first_option_distance")}
-    print(f"\nA = {args.table_a}\nB = {args.table_b}\n"
+    print(f"\nA = {options.table_a}\nB = {options.table_b}\n"
           f"mean distance {mean['distance']:.2f}, first-option distance {mean['first_option_distance']:.2f}")
-    return 0
 
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main("teacher_cache.compare", lambda: run(cli.parse(Options, argv, __doc__)))
 
 if __name__ == "__main__":
     sys.exit(main())

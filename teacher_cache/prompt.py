@@ -18,12 +18,14 @@ import json
 import os
 from dataclasses import dataclass
 
+from common.cli import UsageError
+
 DEFAULT_FILE = os.path.join(os.path.dirname(__file__), "prompts", "task_info.json")
 DEFAULT_COMPLETION = "{description}{example}\n {situation} \n"
 FIELDS = ("description", "example", "completion")
 
 
-class PromptError(ValueError):
+class PromptError(UsageError, ValueError):
     """A template file that cannot be used; the message names the file and what to change."""
 
 

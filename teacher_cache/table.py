@@ -22,7 +22,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from importlib import metadata
 from typing import Any
 
@@ -30,6 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
+from common import files
+from common.cli import UsageError
 
 from teacher_cache import plans as plan_text
 from teacher_cache.options import NUM_VERBS
@@ -52,7 +54,7 @@ def tool_version() -> str:
         return "unknown"
 
 
-class TableError(ValueError):
+class TableError(UsageError, ValueError):
     """A table file that cannot be used; the message names the file and the problem."""
 
 
@@ -232,26 +234,7 @@ def dumps(document: dict) -> str:
     return compact if json.loads(compact) == document else text
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Writes `text` to `path` through a synced temporary file and a rename: a crash leaves the old file or the new."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + "-", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; these are ordinary files
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def save(path: str, document: dict) -> None:
     """Checks a table document and writes it atomically (a crash never leaves half a file)."""
     validate(document, path)
-    write_atomically(path, dumps(document) + "\n")
+    files.write_text(path, dumps(document) + "\n")

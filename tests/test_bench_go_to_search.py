@@ -3,6 +3,7 @@
 import pytest
 
 from bench import go_to_search
+from common.cli import UsageError
 
 
 def test_the_search_benchmark_prints_a_row_per_choice(capsys):
@@ -13,7 +14,7 @@ def test_the_search_benchmark_prints_a_row_per_choice(capsys):
 
 
 def test_the_search_benchmark_refuses_bad_choices_before_running():
-    with pytest.raises(SystemExit, match=r"--steps-per-iteration must be at least 1, got \[1, 0\]"):
+    with pytest.raises(UsageError, match=r"--steps-per-iteration must be at least 1, got \[1, 0\]"):
         go_to_search.main(go_to_search.Options(steps_per_iteration=(1, 0)))
-    with pytest.raises(SystemExit, match="--task must be one of"):
+    with pytest.raises(UsageError, match="--task must be one of"):
         go_to_search.main(go_to_search.Options(task="DoorKey"))

@@ -12,6 +12,7 @@ import pytest
 import envs
 from envs import codes, view as envs_view
 from student import network
+from student.kernels import Kernels
 from tests.conftest import reset
 
 CATEGORIES = codes.MEMORY_MAP_CATEGORIES
@@ -100,58 +101,32 @@ def test_the_actor_critic_gives_logits_and_a_value_per_observation():
     chex.assert_tree_all_finite((logits, value))
 
 
-def test_the_one_hot_encoding_as_a_table_lookup_is_the_same_function_with_the_same_gradients():
-    cells = jnp.asarray(view(visited_maps()[:16]))
-    matmul = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, encoding="onehot")
-    lookup = matmul.clone(lookup=True)
-    params = matmul.init(jax.random.PRNGKey(0), cells[:1])
-    chex.assert_trees_all_equal_shapes(params, lookup.init(jax.random.PRNGKey(0), cells[:1]))
-    chex.assert_trees_all_close(matmul.apply(params, cells), lookup.apply(params, cells), rtol=1e-5, atol=1e-6)
-
-    def loss(model):
-        return lambda p: sum(jnp.square(out).sum() for out in model.apply(p, cells))
-
-    chex.assert_trees_all_close(jax.grad(loss(matmul))(params), jax.grad(loss(lookup))(params), rtol=1e-4, atol=1e-6)
-
-
-def test_the_lookups_gradient_is_autodiffs_added_into_each_code_row():
-    # Codes repeat (as they do in observations), in a batch of any shape, stored as int16 as a rollout keeps them.
-    cells = jax.random.randint(jax.random.PRNGKey(1), (2, 3, 81), 0, 12).astype(jnp.int16)
-    table = jax.random.normal(jax.random.PRNGKey(2), (20, 4))
-    weights = jax.random.normal(jax.random.PRNGKey(3), (2, 3, 81, 4))
-    ours = jax.jit(jax.grad(lambda t: (network._rows(t, cells) * weights).sum()))(table)
-    autodiff = jax.jit(jax.grad(lambda t: (jnp.take(t, cells, axis=0) * weights).sum()))(table)
-    np.testing.assert_array_equal(ours, autodiff)
-    assert (ours[12:] == 0).all() and (ours[:12] != 0).all()
-
-
 @pytest.mark.parametrize("rows", [16, 15])  # an odd count takes the plain product for the halves
-@pytest.mark.parametrize("halves, summed_heads", [(True, False), (False, True), (True, True)])
-def test_the_layers_with_their_kernel_gradients_in_halves_or_summed_are_nn_dense(rows, halves, summed_heads):
+@pytest.mark.parametrize("kernels", [Kernels(cpu=True), Kernels(cpu=True, halves=True)])
+def test_the_cpu_forms_are_the_same_function_with_the_same_gradients(rows, kernels):
     cells = jnp.asarray(view(visited_maps()[:rows]))
-    plain = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, lookup=True)
-    ours = plain.clone(halves=halves, summed_heads=summed_heads)
+    plain = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16)
+    ours = plain.clone(kernels=kernels)
     params = plain.init(jax.random.PRNGKey(0), cells[:1])
     chex.assert_trees_all_equal(params, ours.init(jax.random.PRNGKey(0), cells[:1]))
-    chex.assert_trees_all_equal(plain.apply(params, cells), ours.apply(params, cells))
+    chex.assert_trees_all_close(plain.apply(params, cells), ours.apply(params, cells), rtol=1e-5, atol=1e-6)
 
     def loss(model):
         return lambda p: sum(jnp.square(out).sum() for out in model.apply(p, cells))
 
-    chex.assert_trees_all_close(jax.grad(loss(plain))(params), jax.grad(loss(ours))(params), rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(jax.grad(loss(plain))(params), jax.grad(loss(ours))(params), rtol=1e-4, atol=1e-6)
 
 
 def test_the_same_parameters_as_nn_dense_initialised_alike():
     x = jax.random.normal(jax.random.PRNGKey(1), (6, 5))
     for init in (nn.initializers.lecun_normal(), nn.initializers.orthogonal(0.01)):
-        ours = network.Dense(3, "summed", init).init(jax.random.PRNGKey(2), x)
-        chex.assert_trees_all_equal(ours, nn.Dense(3, kernel_init=init).init(jax.random.PRNGKey(2), x))
-    with pytest.raises(ValueError, match="kernel_gradient must be"):
-        network.Dense(3, "halfs").init(jax.random.PRNGKey(2), x)
+        for narrow in (False, True):
+            ours = network.Dense(3, init, narrow, Kernels(cpu=True, halves=True)).init(jax.random.PRNGKey(2), x)
+            chex.assert_trees_all_equal(ours, nn.Dense(3, kernel_init=init).init(jax.random.PRNGKey(2), x))
 
 
-@pytest.mark.parametrize("encoding, lookup", [("embed", False), ("onehot", False), ("onehot", True)])
-def test_each_encoding_sees_position_object_colour_state_direction_and_the_carried_item(encoding, lookup):
+@pytest.mark.parametrize("encoding, cpu", [("embed", False), ("onehot", False), ("onehot", True)])
+def test_each_encoding_sees_position_object_colour_state_direction_and_the_carried_item(encoding, cpu):
     layout = {"room": [8, 8], "door": [7, 3, "red"], "keys": [[4, 3, "red"]], "agent": [2, 3, codes.EAST]}
     state = envs.from_layout("SimpleDoorKey", layout).state  # the whole room as seen, door and key included
     base = np.asarray(envs_view.memory_map(state.grid, jnp.ones_like(state.seen), state.agent_pos, state.agent_dir,
@@ -177,7 +152,7 @@ def test_each_encoding_sees_position_object_colour_state_direction_and_the_carri
     maps.append(carrying)
     cells = view(np.stack(maps).astype(np.uint8), radius=8)
     model = network.ActorCritic(num_actions=7, categories=CATEGORIES, embed=4, hidden=16, encoding=encoding,
-                                lookup=lookup)
+                                kernels=Kernels(cpu=cpu))
     params = model.init(jax.random.PRNGKey(0), cells[:1])
     logits, _ = model.apply(params, cells)
     for i, name in enumerate([*changed, "carried item"], start=1):

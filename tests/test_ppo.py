@@ -13,7 +13,7 @@ import envs
 import teacher_cache
 from student.config import DistillConfig, NetworkConfig, PPOConfig, Sweep, TrainConfig
 from student import metrics as run_metrics
-from student.ppo import consults_teacher, draw, make_train
+from student.ppo import consults_teacher, make_train
 from teacher_cache import table as tables
 from tests.probes import Probe
 
@@ -177,14 +177,14 @@ def test_a_sweep_over_numeric_hyperparameters_is_one_program():
 def test_the_teacher_is_consulted_while_lambda_is_above_zero_for_some_member():
     # 'measured': λ falls to its floor by 300k frames and is dropped at 400k; chunks here are 8,192 frames.
     config = tiny(method="llm4teach", task="SimpleDoorKey", num_envs=1024, num_steps=4, total_frames=600_000)
-    boundaries = [config.frames_at(config.updates_before_chunk(i)) for i in range(config.num_chunks)]
-    consulted = [consults_teacher(config, i) for i in range(config.num_chunks)]
+    boundaries = [config.phases.frames_at(config.phases.updates_before(i)) for i in range(config.phases.num_chunks)]
+    consulted = [consults_teacher(config, i) for i in range(config.phases.num_chunks)]
     assert consulted == [frames < 400_000 for frames in boundaries] and consulted[0] and not consulted[-1]
     # A sweep consults it while any of its members' λ is above 0; plain PPO never does.
     swept = dataclasses.replace(config, distill=DistillConfig("custom"),
                                 sweep=Sweep(distill_stop_frame=(0.0, 100_000.0)))
-    assert [consults_teacher(swept, i) for i in range(config.num_chunks)] == [f < 100_000 for f in boundaries]
-    assert not any(consults_teacher(dataclasses.replace(config, method="ppo"), i) for i in range(config.num_chunks))
+    assert [consults_teacher(swept, i) for i in range(config.phases.num_chunks)] == [f < 100_000 for f in boundaries]
+    assert not any(consults_teacher(dataclasses.replace(config, method="ppo"), i) for i in range(config.phases.num_chunks))
 
 
 def test_a_chunk_without_the_teacher_trains_as_one_with_it_once_lambda_is_zero():
@@ -256,21 +256,3 @@ def test_one_chunk_trains_with_every_shipped_table_method_and_preset(task, table
         program, state, metrics = trained(config, envs.make(task), table if method != "ppo" else None)
         assert np.isfinite(metrics["loss"]).all() and int(state.updates_done[0]) == 2
         assert (metrics["teacher_agreement"] > 0).all() == (method != "ppo")
-
-
-def test_draw_samples_the_softmax_of_the_logits():
-    """The rollout's action draw (the inverse of the cumulative distribution at one uniform number) has
-    the frequencies of softmax(logits), over any batch shape, and never draws an action of probability 0."""
-    logits = jnp.array([[0.0, 1.0, -1.0, 2.0, 0.5, -jnp.inf, 0.0],
-                        [-jnp.inf, 3.0, -jnp.inf, -jnp.inf, 3.0, -jnp.inf, -jnp.inf],
-                        [-jnp.inf] * 6 + [5.0]])
-    draws = 200_000
-    keys = jax.random.split(jax.random.PRNGKey(0), draws)
-    actions = jax.jit(jax.vmap(lambda key: draw(key, logits)))(keys)
-    assert actions.shape == (draws, 3) and actions.dtype == jnp.int32
-    frequencies = jax.vmap(lambda a: jnp.bincount(a, length=7) / draws, in_axes=1)(actions)
-    expected = jax.nn.softmax(logits)
-    # 200,000 draws: a frequency's standard error is at most 0.0011; 0.006 is over 5 of them.
-    np.testing.assert_allclose(frequencies, expected, atol=0.006)
-    assert not bool(jnp.any((expected == 0) & (frequencies > 0)))
-    assert draw(jax.random.PRNGKey(1), jnp.zeros((2, 4, 7))).shape == (2, 4)

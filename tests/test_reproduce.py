@@ -149,7 +149,7 @@ def test_results_folders_are_never_reused_unless_continued(tmp_path, monkeypatch
 
 
 def test_a_folder_made_before_a_default_changed_is_refused_naming_the_option(tmp_path):
-    """A default changed since the folder was made (the student's view, 13x13 cells until 2026-11-24) would
+    """A default changed since the folder was made (say the student's view, once 13x13 cells) would
     mix two students in one table: refused, naming the option as it is given on the command line."""
     folder, meta = reproduce.open_folder(reproduce.Options(out=str(tmp_path / "old")))
     meta["options"]["train"]["network"]["egocentric_radius"] = 6

@@ -12,8 +12,7 @@ import pytest
 import envs
 import train
 from envs.episodes import run_episodes
-from student import config as configuration
-from student import metrics, run
+from student import metrics, run, run_folder
 from student.config import PPOConfig, Sweep, TrainConfig
 from student.evaluation import evaluator
 from student.ppo import make_train
@@ -66,7 +65,7 @@ def test_a_run_fills_its_run_folder(whole):
     assert [s["seed"] for s in saved["per_seed"]] == [0, 1]
     recorded = json.load(open(os.path.join(run_dir, "config.json")))
     expected = TrainConfig(**{**SMALL, "gif_episodes": 1}, out=run_dir)
-    assert configuration.from_dict(recorded["config"]) == expected
+    assert run_folder.from_dict(recorded["config"]) == expected
 
 
 def test_evaluate_reads_the_last_checkpoint(whole, capsys):
@@ -127,13 +126,10 @@ def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(whole, tmp_path):
 
 
 def test_a_resumed_run_compiles_the_program_its_first_launch_compiled(whole):
-    # Resuming reads the configuration back from config.json, with the recipe's numbers it recorded (the
-    # learning rates, the entropy coefficient) set where the first launch left them to the recipe. Each
-    # phase's chunk must lower to the same program all the same, or the persistent compilation cache
-    # misses and a resumed run compiles again (measured: the killed-and-resumed test above compiled for 26 s
-    # before members were made alike, 2.4 s after).
-    first, resumed = TrainConfig(**{**SMALL, "gif_episodes": 1}, out=whole[0]), configuration.read(whole[0])
-    assert first.ppo.learning_rate is None and resumed.ppo.learning_rate is not None
+    # Resuming reads the configuration back from config.json. Each phase's chunk must lower to the same
+    # program as the first launch's, or the persistent compilation cache misses and a resumed run compiles
+    # again (the killed-and-resumed test above: 26 s of compiling, against 2.4 s from the cache).
+    first, resumed = TrainConfig(**{**SMALL, "gif_episodes": 1}, out=whole[0]), run_folder.read(whole[0])
     programs = [make_train(config, compile=False) for config in (resumed, first)]
     for late in (False, True):
         assert programs[0].lower(late).as_text() == programs[1].lower(late).as_text()
@@ -164,7 +160,7 @@ def test_resume_extends_a_finished_run_and_refuses_other_changes(whole, tmp_path
     assert "compiled the late phase's 1 update of 256 frames from frame 768 x 2 member(s)" in log
     rows = read_rows(extended)
     assert rows[-1]["update"] == 11 and without_timing(rows[:18]) == without_timing(read_rows(whole[0]))
-    assert configuration.read(extended).total_frames == 8 * 2 * 16 * 8
+    assert run_folder.read(extended).total_frames == 8 * 2 * 16 * 8
     assert json.load(open(os.path.join(extended, "config.json")))["derived"]["frames_per_seed"] == 2048
     assert json.load(open(os.path.join(extended, "eval.json")))["frames"] == 16 * 128
 
@@ -261,9 +257,9 @@ def test_a_large_batch_with_the_recipe_learns_simpledoorkey_on_every_seed(
     config = TrainConfig(num_envs=num_envs, total_frames=61_440, updates_per_chunk=updates_per_chunk,
                          eval_episodes=100, final_eval_episodes=200, gif_episodes=0, seeds=(0, 1, 2),
                          late_frame=40_960, out=str(tmp_path / "large"))
-    assert (config.steps_per_rollout, config.update_epochs, config.num_minibatches,
-            config.late_factor) == recipe_settings
-    assert config.has_late_phase and config.planned_frames == planned_frames
+    assert (config.num_steps, config.ppo.update_epochs, config.ppo.num_minibatches,
+            config.late_rollout_factor) == recipe_settings
+    assert config.phases.has_late_phase and config.phases.planned_frames == planned_frames
     _, final = run.train(config, log=QUIET)
     assert all(seed["success_rate"] > 0.6 for seed in final["per_seed"])
 
