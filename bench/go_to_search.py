@@ -1,13 +1,13 @@
-"""The teacher's go-to search alone, growing 1, 2, 4, ... steps per iteration of its loop, side by side.
+"""The teacher's go-to search alone, its two loops side by side: until nothing grows, and a fixed trip count.
 
-    python -m bench.go_to_search [--sizes 1024 4096 16384] [--steps-per-iteration 1 2 4 8 49]
+    python -m bench.go_to_search [--sizes 1024 4096 16384] [--searches until-done fixed]
 
-The search (`teacher_cache.options.go_to_search`) is a `while_loop` that grows the reachable
-states one step at a time until nothing more is reachable (about 26 steps for a batch of 1024
-SimpleDoorKey maps). XLA's GPU backend copies the loop's condition to the host and waits for
-it at every iteration; an inner loop of a known trip count runs without that wait. Growing
-more steps per iteration trades those waits for steps past the end, which change nothing.
-The answers are checked equal for every choice before anything is timed.
+The search (`teacher_cache.options.go_to_search`) grows the states reachable from the agent one step
+at a time. `until-done` stops once nothing more is reachable (a `while_loop`; 25-30 steps for a batch
+of 1,024 to 16,384 SimpleDoorKey maps), but XLA's GPU backend copies its condition to the host and
+waits for it at every step. `fixed` grows as many steps as a path can take (49 on a 10x10 grid) in a loop of
+known trip count, which runs without that wait. `go_to_search` picks `fixed` on a GPU and `until-done`
+elsewhere. The answers are checked equal for every search before anything is timed.
 
 Memory maps: the task's environments acting by the teacher's prior, `--batches` consecutive
 steps after `--warmup` steps (the maps a rollout sees early in training); goals: every thing
@@ -17,6 +17,7 @@ of the task's vocabulary, as the prior searches for them. Each timed call is a j
 
 import dataclasses
 import time
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -29,15 +30,18 @@ from common.cli import UsageError
 from teacher_cache.options import go_to_search
 from teacher_cache.situations import batch_last, look
 
+# The searches by name: `go_to_search`'s `fixed_steps`.
+SEARCHES = {"until-done": False, "fixed": True}
+
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """The go-to search's time per batch of memory maps, by growth steps per loop iteration."""
+    """The go-to search's time per batch of memory maps, by the loop that grows it."""
 
     sizes: tuple[int, ...] = (1024, 4096)
     """Memory maps per search."""
-    steps_per_iteration: tuple[int, ...] = (1, 2, 4, 8, 49)
-    """Growth steps per iteration of the search's loop (49: the whole search in one iteration)."""
+    searches: tuple[Literal["until-done", "fixed"], ...] = tuple(SEARCHES)
+    """until-done: grow until nothing more is reachable (a while loop); fixed: as many steps as a path can take."""
     task: str = "SimpleDoorKey"
     """SimpleDoorKey, LavaDoorKey or ColoredDoorKey."""
     warmup: int = 30
@@ -69,45 +73,47 @@ def memory_maps(task: str, num_envs: int, warmup: int, batches: int) -> tuple[te
     return table, play(jax.random.PRNGKey(0))
 
 
-def searches(table: teacher_cache.Table, steps_per_iteration: int):
+def searches(table: teacher_cache.Table, fixed_steps: bool):
     """A jitted function: maps uint8[R, H, W, 4, B] -> (steps, first action) int32[R, T, B], one search per batch."""
 
     def search(_, maps):
-        return None, jnp.stack(go_to_search(maps, look(table.vocabulary, maps).cells, steps_per_iteration))
+        return None, jnp.stack(go_to_search(maps, look(table.vocabulary, maps).cells, fixed_steps))
 
     return jax.jit(lambda stacked: jax.lax.scan(search, None, stacked)[1])
 
 
 def main(args: Options) -> None:
-    bench.at_least_one(sizes=args.sizes, steps_per_iteration=args.steps_per_iteration, batches=args.batches,
-                       repeats=args.repeats)
+    bench.at_least_one(sizes=args.sizes, batches=args.batches, repeats=args.repeats)
+    unknown = [name for name in args.searches if name not in SEARCHES]
+    if unknown or not args.searches:
+        raise UsageError(f"--searches must name searches ({', '.join(SEARCHES)}), got {list(args.searches)}")
     if args.task not in envs.TASKS:
         raise UsageError(f"--task must be one of {', '.join(envs.TASKS)}, got {args.task!r}")
     print(f"# The go-to search alone: {bench.machine()}")
     print(f"# {args.task}, {args.batches} batches of maps per timed call; rows of one size timed in turn, "
           f"best of {args.repeats} each")
-    print(f"| maps | steps per iteration | compile s | ms per search | maps/s | vs {args.steps_per_iteration[0]} |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(f"| maps | search | compile s | ms per search | maps/s | vs {args.searches[0]} |")
+    print("|---:|---|---:|---:|---:|---:|")
     for num_envs in args.sizes:
         table, maps = memory_maps(args.task, num_envs, args.warmup, args.batches)
         compiled, compile_times, answers = [], [], []
-        for steps in args.steps_per_iteration:
+        for name in args.searches:
             start = time.perf_counter()
-            compiled.append(searches(table, steps).lower(maps).compile())
+            compiled.append(searches(table, SEARCHES[name]).lower(maps).compile())
             compile_times.append(time.perf_counter() - start)
             answers.append(np.asarray(compiled[-1](maps)))
-        for steps, answer in zip(args.steps_per_iteration, answers):
+        for name, answer in zip(args.searches, answers):
             if not np.array_equal(answer, answers[0]):
-                raise RuntimeError(f"the search with {steps} steps per iteration answered differently from "
-                                   f"{args.steps_per_iteration[0]}: a bug in teacher_cache/options.py")
+                raise RuntimeError(f"the {name} search answered differently from the {args.searches[0]} one: "
+                                   "a bug in teacher_cache/options.py")
         best = [float("inf")] * len(compiled)
         for _ in range(args.repeats):
             for i, function in enumerate(compiled):
                 start = time.perf_counter()
                 jax.block_until_ready(function(maps))
                 best[i] = min(best[i], (time.perf_counter() - start) / args.batches)
-        for steps, compile_seconds, seconds in zip(args.steps_per_iteration, compile_times, best):
-            print(f"| {num_envs} | {steps} | {compile_seconds:.1f} | {seconds * 1e3:.3f} | {num_envs / seconds:,.0f} "
+        for name, compile_seconds, seconds in zip(args.searches, compile_times, best):
+            print(f"| {num_envs} | {name} | {compile_seconds:.1f} | {seconds * 1e3:.3f} | {num_envs / seconds:,.0f} "
                   f"| {best[0] / seconds:.2f}x |", flush=True)
 
 

@@ -4,7 +4,8 @@
   One search per memory map serves every go-to: a breadth-first search from the agent
   over (cell, direction) with MiniGrid's left/right/forward, entering only cells the map
   shows as empty, goal, lava or open door, grown one step at a time for each first
-  action apart, one bit a map, until nothing more is reachable.
+  action apart, one bit a map: until nothing more is reachable, or on a GPU as many
+  steps as a path can take.
 - *explore*: the authors' heuristic (their `skill/explore.py`), reproduced with its
   quirks: turn away from a key, ball or box ahead; else forward, left, right or left
   again as unseen cells lie ahead, to the left, to the right or behind, counted in
@@ -17,11 +18,9 @@ at the top-left corner, so their walls, door and the never-seen outside are all 
 the border can hold) and on maps laid out batch-last, uint8[H, W, 4, B], so that XLA's
 CPU loops run along the batch (measured: 3x faster than vmapping a single-map search).
 The search packs eight maps into a byte, so a step of it is a few shifts, ands and ors
-on [3 first actions][4 directions] uint8[H-2, W-2, B / 8].
+on one uint8[4 directions, H-2, W-2, 3 first actions, B / 8].
 """
 
-import functools
-import operator
 from typing import NamedTuple
 
 import jax
@@ -94,81 +93,79 @@ def fold_or(words: jax.Array, axes: int) -> jax.Array:
 
 
 def go_to_search(maps: jax.Array, goals: tuple[jax.Array, ...],
-                 steps_per_iteration: int = 1) -> tuple[jax.Array, jax.Array]:
+                 fixed_steps: bool | None = None) -> tuple[jax.Array, jax.Array]:
     """(steps int32[T, B], first action int32[T, B]): for each of the goal masks bool[H, W, B], the
     fewest of MiniGrid's left/right/forward to stand facing one of its cells, entering only `enterable`
     cells of the interior, and the first action of such a path (ties: left, then right, then forward;
     forward if already facing one); steps = MAX_STEPS where no path is shorter.
 
-    A breadth-first search over (cell, direction), one bit a map: for each first action a and direction
-    d, the states reachable within k steps by a path starting with a are a byte array uint8[H-2, W-2,
-    B / 8]. They grow one step at a time until nothing more is reachable; at each step a goal that a
-    set faces for the first time is reached in k steps, by the lowest first action that reaches it then.
+    A breadth-first search over (cell, direction), one bit a map: the states reachable within k steps
+    by a path starting with each first action are one byte array uint8[4 directions, H-2, W-2, 3 first
+    actions, B / 8]. It grows one step at a time; a goal that it faces for the first time after k steps
+    is reached in k steps, by the lowest first action that reaches it then.
 
-    `steps_per_iteration` steps grow the sets in each iteration of the search's `while_loop`: the same
-    answers (steps past the last are no-ops), with fewer checks of the loop's condition, which XLA's GPU
-    backend reads back on the host at every iteration (`bench.go_to_search` times the choices).
+    `fixed_steps`: grow it as many steps as a path can take (a loop of known trip count) rather than
+    until nothing more is reachable; the same answers. None: fixed on a GPU only, whose XLA backend reads
+    a loop's condition back on the host at every step; elsewhere stopping early is faster
+    (`bench.go_to_search` times both).
     """
-    if steps_per_iteration < 1:
-        raise ValueError(f"steps_per_iteration must be at least 1, got {steps_per_iteration}")
-    batch = maps.shape[-1]
+    if fixed_steps is None:
+        fixed_steps = jax.default_backend() == "gpu"
+    height, width, _, batch = maps.shape
     inner = maps[1:-1, 1:-1]
     agent = at_agent(inner)
     heading = jnp.where(agent, inner[:, :, 3], 0).max(axis=(0, 1))
     # Packed a few at a time (a pack is a pass over the maps); shifts commute with packing.
     free, agent = jnp.moveaxis(pack(jnp.stack([enterable(inner), agent], axis=2)), 2, 0)
-    start = [agent & d for d in pack(heading == jnp.arange(4)[:, None])]
+    start = (agent & pack(heading == jnp.arange(4)[:, None])[:, None, None])[:, :, :, None]
     goal_words = jnp.moveaxis(pack(jnp.stack(goals, axis=2)), 2, 0)
-    # The states facing a goal cell: standing at p facing d, the goal lies at p + v(d).
-    facing = [[shift(goal, (d + 2) % 4, 0)[1:-1, 1:-1] for d in range(4)] for goal in goal_words]
+    # uint8[4, H-2, W-2, T, 1, B / 8], the states facing each goal: standing at p facing d, the goal lies at p + v(d).
+    facing = jnp.stack([jnp.stack([shift(goal, (d + 2) % 4, 0)[1:-1, 1:-1] for goal in goal_words], axis=2)
+                        for d in range(4)])[:, :, :, :, None]
+    free = free[None, :, :, None]
 
-    def moved(states, d):
-        return shift(states, d, 0) & free
+    def moved(states):  # each direction's states one cell forward, where it is free
+        return jnp.stack([shift(states[d], d, 0) for d in range(4)]) & free
 
-    def grow(reached):
-        return tuple(
-            tuple(states[d] | states[(d + 1) % 4] | states[(d + 3) % 4] | moved(states[d], d) for d in range(4))
-            for states in reached
-        )
-
-    def faced(states, goal_facing):  # uint8[B / 8]: maps where one of the states faces the goal
-        return fold_or(functools.reduce(operator.or_, [s & g for s, g in zip(states, goal_facing)]), 2)
+    def faced(states):  # uint8[T, first actions, B / 8]: maps where a state of each first action faces each goal
+        return fold_or(states[:, :, :, None] & facing, 3)
 
     def record(k, reached, found):
         # Kept packed until the end: which goals are found, by which first action, and the step
         # count in binary, one byte array a bit.
-        hit = jnp.stack([jnp.stack([faced(states, goal_facing) for states in reached]) for goal_facing in facing])
-        new = jnp.where(k < MAX_STEPS, (hit[:, 0] | hit[:, 1] | hit[:, 2]) & ~found.any, 0)
+        hit = faced(reached)
+        new = (hit[:, 0] | hit[:, 1] | hit[:, 2]) & ~found.any
         right = found.right | (new & ~hit[:, 0] & hit[:, 1])
         forward = found.forward | (new & ~hit[:, 0] & ~hit[:, 1])
         bits = tuple(jnp.where((k >> j) & 1 == 1, bit | new, bit) for j, bit in enumerate(found.steps))
         return Found(found.any | new, right, forward, bits)
 
+    def one_step(k, reached, found):  # the states within k steps, from those within k - 1
+        grown = reached | jnp.roll(reached, 1, axis=0) | jnp.roll(reached, -1, axis=0) | moved(reached)
+        return grown, record(k, grown, found)
+
     def growing(carry):
         return (carry[0] < MAX_STEPS - 1) & carry[-1]
 
-    def one_step(carry):
+    def until_done(carry):
         k, reached, found, _ = carry
-        grown = grow(reached)
-        found = record(k + 1, grown, found)
-        # Forward's set holds the start itself, so once it stops growing it holds every reachable
+        grown, found = one_step(k + 1, reached, found)
+        # Forward's states hold the start itself, so once they stop growing they hold every reachable
         # state, and every goal that can be faced has been.
-        more = fold_or(functools.reduce(operator.or_, [g ^ r for g, r in zip(grown[2], reached[2])]), 3)
+        more = fold_or(grown[:, :, :, 2] ^ reached[:, :, :, 2], 4)
         return k + 1, grown, found, more > 0
 
-    def iteration(carry):  # an inner loop of a known trip count: a GPU runs it without reading back
-        return jax.lax.fori_loop(0, steps_per_iteration, lambda _, carry: one_step(carry), carry)
-
     # After one step, in FIRST_ACTIONS order: turned left, turned right, or the start and the cell ahead.
-    reached = (
-        tuple(start[(d + 1) % 4] for d in range(4)),
-        tuple(start[(d + 3) % 4] for d in range(4)),
-        tuple(start[d] | moved(start[d], d) for d in range(4)),
-    )
-    facing_now = jnp.stack([faced(start, goal_facing) for goal_facing in facing])
+    reached = jnp.concatenate([jnp.roll(start, -1, axis=0), jnp.roll(start, 1, axis=0), start | moved(start)], axis=3)
+    facing_now = faced(start)[:, 0]
     none = jnp.zeros_like(facing_now)
     found = record(jnp.int32(1), reached, Found(facing_now, none, facing_now, (none,) * STEP_BITS))
-    _, _, found, _ = jax.lax.while_loop(growing, iteration, (jnp.int32(1), reached, found, jnp.bool_(True)))
+    if fixed_steps:
+        # A shortest path passes no state twice: it takes fewer steps than there are states.
+        last = min(MAX_STEPS - 1, 4 * (height - 2) * (width - 2) - 1)
+        _, found = jax.lax.fori_loop(2, last + 1, lambda k, carry: one_step(k, *carry), (reached, found))
+    else:
+        _, _, found, _ = jax.lax.while_loop(growing, until_done, (jnp.int32(1), reached, found, jnp.bool_(True)))
     steps = sum(unpack(bit, batch).astype(jnp.int32) << j for j, bit in enumerate(found.steps))
     steps = jnp.where(unpack(found.any, batch), steps, MAX_STEPS)
     first = jnp.where(unpack(found.right, batch), codes.RIGHT, codes.LEFT)

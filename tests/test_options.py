@@ -184,18 +184,18 @@ def serpentine_map() -> np.ndarray:
     return memory_map
 
 
-@pytest.mark.parametrize("steps_per_iteration", [1, 3, 49])
-def test_go_to_search_grows_any_number_of_steps_an_iteration_with_the_same_answers(steps_per_iteration):
+@pytest.mark.parametrize("fixed_steps", [False, True])
+def test_go_to_search_counts_paths_of_the_limit_or_more_as_none(fixed_steps):
     memory_map = serpentine_map()
     goals = []
-    for y in (1, 7):  # 3, 5 and 11 steps; 50 (the limit), 50 and 46: each goal's search compiles for 1-2 s
+    for y in (1, 7):  # 3, 5 and 11 steps; 50 (the limit), 50 and 46
         for x in (1, 7, 13):
             goal = np.zeros(memory_map.shape[:2], bool)
             goal[y, x] = True  # odd rows are the corridor's
             goals.append(goal)
     expected = [shortest_go_to(memory_map, goal) for goal in goals]
     assert {steps < UNREACHABLE_STEPS for steps, _ in expected} == {True, False}  # the limit is crossed
-    steps, first = jax.jit(lambda maps, goals: options.go_to_search(maps, goals, steps_per_iteration))(
+    steps, first = jax.jit(lambda maps, goals: options.go_to_search(maps, goals, fixed_steps))(
         batch_last(memory_map[None]), tuple(goal[..., None] for goal in goals))
     for t, (want_steps, want_first) in enumerate(expected):
         if want_steps == UNREACHABLE_STEPS:
@@ -204,10 +204,88 @@ def test_go_to_search_grows_any_number_of_steps_an_iteration_with_the_same_answe
             assert (int(steps[t, 0]), int(first[t, 0])) == (want_steps, want_first), f"goal {t}"
 
 
-def test_go_to_search_refuses_no_steps_an_iteration():
-    memory_map = serpentine_map()
-    with pytest.raises(ValueError, match="steps_per_iteration"):
-        options.go_to_search(batch_last(memory_map[None]), (np.zeros((15, 15, 1), bool),), 0)
+def random_memory_maps(seed: int, count: int, height: int, width: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """(uint8[count, height, width, 4], three goal masks bool[count, height, width]): cells of every kind the
+    search tells apart, walls on 0-60% of them (the denser, the longer and rarer the paths), the agent on an
+    interior cell facing any way; goal cells from a few to many."""
+    rng = np.random.default_rng(seed)
+    kinds = [codes.EMPTY, codes.WALL, codes.DOOR, codes.KEY, codes.BALL, codes.GOAL, codes.LAVA, codes.UNSEEN]
+    objects = rng.choice(kinds, (count, height, width), p=[0.5, 0.2, 0.08, 0.05, 0.02, 0.05, 0.05, 0.05])
+    walls = rng.random((count, height, width)) < rng.uniform(0, 0.6, (count, 1, 1))
+    maps = np.zeros((count, height, width, 4), np.uint8)
+    maps[..., 0] = np.where(walls, codes.WALL, objects)
+    maps[..., 2] = rng.integers(codes.OPEN, codes.LOCKED + 1, (count, height, width))
+    maps[..., 3] = codes.NO_DIRECTION
+    ys, xs = rng.integers(1, height - 1, count), rng.integers(1, width - 1, count)
+    maps[np.arange(count), ys, xs, 3] = rng.integers(0, 4, count)
+    return maps, tuple(rng.random((count, height, width)) < p for p in (0.005, 0.03, 0.15))
+
+
+def maze_map(seed: int, height: int, width: int) -> np.ndarray:
+    """A memory map height x width (both odd) whose interior is a random maze of corridors one cell wide, the
+    agent in a random corner of it: paths along it run up to and past the search's limit."""
+    rng = np.random.default_rng(seed)
+    memory_map = np.zeros((height, width, 4), np.uint8)
+    memory_map[..., 0], memory_map[..., 3] = codes.WALL, codes.NO_DIRECTION
+    # The maze's cells lie at odd (x, y); a random walk that backs up at dead ends knocks down walls between them.
+    stack, visited = [(0, 0)], {(0, 0)}
+    memory_map[1, 1, 0] = codes.EMPTY
+    while stack:
+        x, y = stack[-1]
+        around = [(x + dx, y + dy) for dx, dy in codes.DIRECTION_VECTORS
+                  if 0 <= x + dx < width // 2 and 0 <= y + dy < height // 2 and (x + dx, y + dy) not in visited]
+        if not around:
+            stack.pop()
+            continue
+        nx, ny = around[rng.integers(len(around))]
+        memory_map[2 * ny + 1, 2 * nx + 1, 0] = memory_map[y + ny + 1, x + nx + 1, 0] = codes.EMPTY
+        visited.add((nx, ny))
+        stack.append((nx, ny))
+    memory_map[rng.choice([1, height - 2]), rng.choice([1, width - 2]), 3] = rng.integers(0, 4)
+    return memory_map
+
+
+@pytest.mark.parametrize("height, width", [(10, 10), (4, 5), (17, 23)])
+def test_go_to_search_answers_the_same_growing_a_fixed_number_of_steps_or_until_nothing_grows(height, width):
+    # The reference maps (10 x 10) or random ones, and, on a grid of odd sizes, mazes; each with
+    # several goal sets. On 4 x 5 no path passes more than 24 states: the fixed count is below the limit.
+    if (height, width) == (10, 10):
+        maps = np.load(EXPLORE_REFERENCE)["maps"]
+        objects, agent = maps[..., 0], maps[..., 3] != codes.NO_DIRECTION
+        goals = ((objects == codes.KEY) & ~agent, objects == codes.DOOR, objects == codes.GOAL)
+        goals += random_memory_maps(0, len(maps), height, width)[1]
+    else:
+        maps, goals = random_memory_maps(height * width, 512, height, width)
+        if height % 2 and width % 2:
+            mazes = np.stack([maze_map(seed, height, width) for seed in range(64)])
+            maps = np.concatenate([maps[: -len(mazes)], mazes])
+
+    @jax.jit
+    def search(maps, goals):
+        maps, goals = batch_last(maps), tuple(jnp.moveaxis(goal, 0, -1) for goal in goals)
+        return [jnp.stack(options.go_to_search(maps, goals, fixed_steps)) for fixed_steps in (False, True)]
+
+    until_done, fixed = (np.asarray(found) for found in search(maps, goals))  # [(steps, first action), goal, map]
+    np.testing.assert_array_equal(fixed, until_done)
+    if (height, width) != (10, 10):  # (the reference maps' own test checks them against the plain search)
+        for i in range(0, len(maps), 4):
+            for t, goal in enumerate(goals):
+                steps, first = shortest_go_to(maps[i], goal[i])
+                expected = (steps, codes.FORWARD if first is None else first)
+                assert tuple(fixed[:, t, i]) == expected, f"goal {t} on map {i}"
+    steps, first = until_done
+    moving = (0 < steps) & (steps < UNREACHABLE_STEPS)
+    assert (steps == 0).any() and (steps == UNREACHABLE_STEPS).any()  # every outcome is pinned
+    assert set(first[moving]) == {codes.LEFT, codes.RIGHT, codes.FORWARD}
+
+
+@pytest.mark.parametrize("backend, loop", [("cpu", "while"), ("gpu", "scan"), ("tpu", "while")])
+def test_go_to_search_runs_a_fixed_trip_count_on_a_gpu_and_stops_once_nothing_grows_elsewhere(
+        backend, loop, monkeypatch):
+    maps, goals = batch_last(serpentine_map()[None]), (np.zeros((15, 15, 1), bool),)
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    program = str(jax.make_jaxpr(lambda maps, goals: options.go_to_search(maps, goals))(maps, goals))  # traced anew
+    assert [kind for kind in ("while", "scan") if kind in program] == [loop]
 
 
 def test_go_to_an_unseen_or_unreachable_target_does_nothing():
