@@ -11,7 +11,8 @@
     JAX_COORDINATOR_ADDRESS=host0:1234 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 python train.py train --out runs/x
                                                       # one process of a multi-host run (docs/scale-out.md)
 
-`python train.py train --help` documents every training option.
+Commands: train (the default), resume, evaluate; `python train.py train --help` documents every training
+option, `python train.py resume --help` and `python train.py evaluate --help` theirs.
 """
 
 import dataclasses
@@ -84,7 +85,10 @@ def joins_other_processes(argv: list[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return 0
+    if not argv or argv[0] not in COMMANDS:
         argv = ["train", *argv]  # a bare `train.py [options]` trains
     if joins_other_processes(argv):
         hosts.initialize()  # every process reads the same options next, and refuses bad ones alike
@@ -92,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def execute(argv: list[str]) -> None:
-    if argv[0] == "resume":
-        refuse_changes_on_resume(argv[1:])
-    command = tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, description=__doc__)
+    name, options = argv[0], argv[1:]
+    if name == "resume":
+        refuse_changes_on_resume(options)
+    command = cli.parse(COMMANDS[name], options, COMMANDS[name].__doc__, prog=f"train.py {name}")
     config = resumed_config(command) if isinstance(command, Resume) else command
     from student import evaluation, run  # JAX's devices are touched from here on (importing navix does)
 

@@ -71,6 +71,16 @@ def default_budgets() -> dict[str, int]:
     return dict(BUDGETS if jax.default_backend() == "cpu" else SETTLED_BUDGETS)
 
 
+# The training options the reproduction sets for each run, and what to give instead.
+OWN_TRAINING_OPTIONS = {
+    "task": "choose the tasks with --tasks", "method": "choose the methods with --methods",
+    "teacher": "the methods name their tables (llm4teach: the authors', llm4teach-gemma: Gemma 3 270M's)",
+    "seeds": "give --seeds", "num_envs": "give --num-envs", "total_frames": "give --frames.<task>",
+    "eval_episodes": "give --eval-episodes", "final_eval_episodes": "give --final-eval-episodes",
+    "updates_per_chunk": "--evaluations sets the chunks", "eval_every": "--evaluations sets the chunks",
+    "checkpoint_every": "--evaluations sets it", "gif_episodes": "a reproduction draws no GIF",
+    "out": "give --out for the results folder",
+}
 QUICK = {"seeds": (0, 1), "frames": {task: 20_480 for task in BUDGETS}, "teacher_episodes": 200,
          "eval_episodes": 64, "final_eval_episodes": 200, "evaluations": 4}
 
@@ -108,7 +118,7 @@ class Options:
     out: str | None = None
     """Results folder (default: a new results/<date>-<machine>/); one holding a reproduction is continued."""
     train: TrainConfig = dataclasses.field(default_factory=declared)
-    """Any other training option (task, method, teacher, seeds, frames and environments are set above)."""
+    """Any other training option; those the reproduction sets itself (task, method, teacher, seeds, frames, environments, evaluations, checkpoints, out) are refused here."""  # noqa: E501
 
     def resolved(self) -> "Options":
         """The options with --quick's values where the default was left; checked."""
@@ -117,6 +127,10 @@ class Options:
             defaults = Options()
             options = dataclasses.replace(self, **{name: value for name, value in QUICK.items()
                                                    if getattr(self, name) == getattr(defaults, name)})
+        given = run_folder.declaration(options.train)
+        for name, instead in OWN_TRAINING_OPTIONS.items():
+            if given[name] != run_folder.declaration(declared())[name]:
+                raise ConfigError(f"--train.{name.replace('_', '-')} is set by the reproduction itself; {instead}")
         missing = [task for task in options.tasks if task not in options.frames]
         if missing:
             raise ConfigError(f"--frames gives no budget for {', '.join(missing)}; give one for every task in --tasks")
@@ -235,9 +249,13 @@ def open_folder(options: Options) -> tuple[str, dict]:
     """The results folder and its meta.json so far; refuses to continue one made with other options
     (defaults included: a default changed since the folder was made is named with its two values)."""
     folder = new_folder(options)
-    meta = files.read_json(os.path.join(folder, "meta.json"))
+    path = os.path.join(folder, "meta.json")
+    meta = files.read_json(path)
     if meta is None:
-        if os.path.isdir(folder) and os.listdir(folder):
+        if os.path.exists(path):
+            print(f"{path} cannot be read; it is written anew, and each part's own files say whether it is done "
+                  f"(they cannot be checked against the options the folder was started with)", flush=True)
+        elif os.path.isdir(folder) and os.listdir(folder):
             raise ConfigError(f"{folder} exists and is not a reproduction's results folder; pick another --out")
         os.makedirs(folder, exist_ok=True)
         return folder, {"options": comparable(options), "parts": {}, "wall_seconds": 0.0}
@@ -278,8 +296,9 @@ def train_part(config: TrainConfig, report: Callable[[int], None]) -> None:
 
 
 def trained(config: TrainConfig) -> bool:
-    """Whether a method's run folder holds its final evaluation (the run finished)."""
-    return os.path.exists(os.path.join(config.out, run_folder.EVALUATION))
+    """Whether a method's run folder holds its final evaluation (the run finished); an eval.json that cannot be
+    read is not one (resuming the run evaluates it again)."""
+    return files.read_json(os.path.join(config.out, run_folder.EVALUATION)) is not None
 
 
 def seed_frames(config: TrainConfig) -> int:
@@ -313,7 +332,7 @@ def missing_parts(options: Options, configs: dict, teacher_paths: dict) -> list[
     """What is left to run, task by task: the teacher alone, then each method (finished ones are skipped)."""
     parts = []
     for task in options.tasks:
-        if not os.path.exists(teacher_paths[task]):
+        if files.read_json(teacher_paths[task]) is None:  # missing, or cut short
             parts.append(Part(f"{task} teacher alone", task, path=teacher_paths[task]))
         parts += [Part(f"{task} {method}", task, configs[(task, method)])
                   for method in options.methods if not trained(configs[(task, method)])]

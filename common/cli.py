@@ -15,9 +15,10 @@ class UsageError(Exception):
     lets one raised while the options are built through to `main`'s one-line report instead of boxing it.)"""
 
 
-def parse(options_type: type[Options], args: list[str] | None, description: str | None) -> Options:
-    """The options of a command line (`args`, or sys.argv)."""
-    return tyro.cli(options_type, args=args, description=description)
+def parse(options_type: type[Options], args: list[str] | None, description: str | None,
+          prog: str | None = None) -> Options:
+    """The options of a command line (`args`, or sys.argv); `prog` names the command in its help and errors."""
+    return tyro.cli(options_type, args=args, description=description, prog=prog)
 
 
 def main(name: str, run: Callable[[], int | None]) -> int:

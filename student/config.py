@@ -216,6 +216,12 @@ class TrainConfig:
     """Devices the environments are spread over, data parallel (default: all visible, over every process)."""
     distributed: bool = static_field(False)
     """Join a multi-process run (jax.distributed.initialize; see docs/scale-out.md)."""
+    log: tuple[Literal["tensorboard", "wandb"], ...] = static_field(())
+    """Also log each metric row to TensorBoard (event files in the run folder) and/or Weights & Biases."""
+    wandb_project: str = static_field("llm4teach-jax")
+    """The W&B project of --log wandb."""
+    wandb_mode: Literal["offline", "online"] = static_field("offline")
+    """offline: W&B writes to the run folder (upload later with `wandb sync`); online: to the W&B server."""
     ppo: PPOConfig = PPOConfig()
     distill: DistillConfig = DistillConfig()
     network: NetworkConfig = static_field(NetworkConfig())

@@ -1,6 +1,7 @@
 """Evaluating students on fresh episodes: during training, at the end, and of a saved run."""
 
 import dataclasses
+import sys
 from typing import Callable
 
 import jax
@@ -76,7 +77,8 @@ def evaluate_run(run_dir: str, episodes: int | None = None, greedy: bool | None 
     if greedy is not None:
         config = config.replace(eval_greedy=greedy)
     program = make_train(config.replace(devices=1), compile=False)  # restored onto one device, whatever it ran on
-    restored = checkpoint.restore_latest(checkpoint.manager(run_dir), program.init())
+    restored = checkpoint.restore_latest(checkpoint.manager(run_dir), program.init(),
+                                         log=lambda line: print(line, file=sys.stderr))
     if restored is None:
         raise ConfigError(f"{run_dir} has no checkpoint yet; continue its training with `train.py resume {run_dir}`")
     update, state = restored

@@ -7,11 +7,15 @@ files (config.json, metrics, eval.json, plots, gif) and prints progress; orbax h
 write its own shards of a checkpoint.
 """
 
+import json
 import os
+from typing import Callable
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
+
+from common.cli import UsageError
 
 # Variables read when JAX itself does not (it reads JAX_COORDINATOR_ADDRESS, and detects SLURM,
 # Open MPI, Kubernetes and Cloud TPU on its own).
@@ -51,3 +55,23 @@ def agree(text: str, size: int = 4096) -> str:
     buffer[:len(encoded)] = encoded
     buffer, length = multihost_utils.broadcast_one_to_all((buffer, np.int32(len(encoded))))
     return bytes(np.asarray(buffer)[:int(length)]).decode()
+
+
+class Refused(UsageError):
+    """Process 0 refused to go on; every process raises it, with process 0's message."""
+
+
+def on_writer(write: Callable[[], str]) -> str:
+    """`write()` run by process 0 alone, its result on every process; if it refuses (a UsageError), every
+    process raises its message at once, instead of waiting for process 0 until the heartbeat times out."""
+    result, refusal = "", ""
+    if is_writer():
+        try:
+            result = write()
+        except UsageError as error:
+            refusal = str(error)
+    if jax.process_count() > 1:
+        result, refusal = json.loads(agree(json.dumps([result, refusal])))
+    if refusal:
+        raise Refused(refusal)
+    return result

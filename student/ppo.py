@@ -138,7 +138,8 @@ class Learner:
         batch = Batch(rollout.cells, rollout.action, rollout.log_prob, rollout.value, advantage, target,
                       rollout.teacher)
         state, losses = self.learn(config, state, flatten(batch), distill, late)
-        metrics = {**losses, **self.rollout_metrics(rollout, target, distill)}
+        metrics = {**losses, **self.rollout_metrics(rollout, target, distill),
+                   "params_finite": all_finite(state.params)}
         return state, {name: jnp.where(consult, value, jnp.nan) if name in TEACHER_FIELDS else value
                        for name, value in metrics.items()}
 
@@ -279,6 +280,11 @@ class Learner:
                             length=config.phases.updates_in_chunk(late))
 
 
+def all_finite(tree) -> jax.Array:
+    """Whether every number of a pytree is finite."""
+    return jnp.stack([jnp.isfinite(leaf).all() for leaf in jax.tree.leaves(tree)]).all()
+
+
 def flatten(batch: Batch) -> Batch:
     """A batch [steps, N, ...] as one row per frame [steps * N, ...]."""
     return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), batch)
@@ -349,6 +355,15 @@ class Program:
                         out_shardings=(self.shardings, replicated))
         return chunk.lower(self.members, self.state_shape, jax.ShapeDtypeStruct((), jnp.bool_))
 
+    def compile(self, first_chunk: int = 0) -> "Program":
+        """The program with the chunk of each phase that chunks `first_chunk` on run in compiled, ahead of time."""
+        phases = self.config.phases
+        start = time.perf_counter()
+        compiled = {late: self.lower(late).compile()
+                    for late in sorted({phases.is_late(i) for i in range(first_chunk, phases.num_chunks)})}
+        return dataclasses.replace(self, compiled=compiled.get(False), compile_seconds=time.perf_counter() - start,
+                                   compiled_late=compiled.get(True))
+
     def chunk(self, state: TrainState, late: bool = False, consult: bool = True) -> tuple[TrainState, dict]:
         """One chunk of a phase's updates of every member; metrics float32[M, updates in the chunk].
         `consult=False` skips the teacher's prior: only for chunks where λ is 0 (`consults_teacher`)."""
@@ -358,9 +373,9 @@ class Program:
                              "the phases of the chunks from its first_chunk on")
         return compiled(self.members, state, jax.device_put(np.bool_(consult), sharding.replicated(self.mesh)))
 
-    def run_chunk(self, state: TrainState, chunk_index: int) -> tuple[TrainState, dict]:
-        """Chunk `chunk_index` of the run: its phase, and the teacher's prior while λ is above 0."""
-        return self.chunk(state, self.config.phases.is_late(chunk_index), consults_teacher(self.config, chunk_index))
+    def run_chunk(self, state: TrainState, chunk_index: int, consult: bool) -> tuple[TrainState, dict]:
+        """Chunk `chunk_index` of the run in its phase; `consult`: `consults_teacher(config, chunk_index)`."""
+        return self.chunk(state, self.config.phases.is_late(chunk_index), consult)
 
 
 # On a CPU, members train one after another when a minibatch holds this many frames or more.
@@ -405,10 +420,4 @@ def make_train(config: TrainConfig, env: envs.Environment | None = None,
     members = jax.device_put(stack([config.with_setting(setting) for _, setting in config.members]), replicated)
     state = jax.eval_shape(jax.vmap(learner.init), members, member_seeds(config))
     program = Program(config, learner, members, sharding.state_shardings(mesh, state), state, None, 0.0)
-    if not compile:
-        return program
-    start = time.perf_counter()
-    compiled = {late: program.lower(late).compile()
-                for late in sorted({config.phases.is_late(i) for i in range(first_chunk, config.phases.num_chunks)})}
-    return dataclasses.replace(program, compiled=compiled.get(False), compile_seconds=time.perf_counter() - start,
-                               compiled_late=compiled.get(True))
+    return program.compile(first_chunk) if compile else program

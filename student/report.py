@@ -10,23 +10,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from envs.episodes import episodes_frames, save_gif  # noqa: E402
+from student.metrics import member_label, setting_label  # noqa: E402
 
 
-def setting_label(setting: dict) -> str:
-    """'learning_rate=0.001, ent_coef=0.01': a sweep's setting in a legend."""
-    return ", ".join(f"{name}={value:g}" for name, value in setting.items())
-
-
-def member_label(row: dict) -> str:
-    setting = setting_label(row.get("setting", {}))
-    return f"seed {row['seed']}" + (f", {setting}" if setting else "")
+def row_label(row: dict) -> str:
+    return member_label(row["seed"], row.get("setting", {}))
 
 
 def plot(rows: list[dict], out_path: str, config) -> None:
     """Success rate and return against frames, per member (training episodes and evaluations)."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for label in dict.fromkeys(member_label(r) for r in rows):
-        mine = [r for r in rows if member_label(r) == label]
+    for label in dict.fromkeys(row_label(r) for r in rows):
+        mine = [r for r in rows if row_label(r) == label]
         trained = [r for r in mine if r["success_rate"] is not None]
         evaluated = [r for r in mine if "eval_success_rate" in r]
         axes[0].plot([r["frames"] for r in trained], [r["success_rate"] for r in trained], alpha=0.5,

@@ -63,6 +63,7 @@ def from_dict(values: dict) -> TrainConfig:
     values["network"] = NetworkConfig(**values["network"])
     values["sweep"] = Sweep(**{name: tuple(v) for name, v in values.get("sweep", {}).items()})
     values["seeds"] = tuple(values["seeds"])
+    values["log"] = tuple(values.get("log", ()))
     values["from_recipe"] = tuple((name, value) for name, value in values.get("from_recipe", ()))  # JSON: lists
     values.setdefault("late_rollout_factor", 1)  # a run saved before the late phase existed trains without one
     return TrainConfig(**values)

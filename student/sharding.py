@@ -42,7 +42,8 @@ def mesh(config: TrainConfig) -> Mesh:
         raise ConfigError(f"--num-envs {config.num_envs} does not divide over {count} devices; pick a multiple of "
                           f"{count} environments or fewer devices (--devices {divisors})")
     if config.phases.minibatch_size() % count:
-        raise ConfigError(f"a minibatch of {config.phases.minibatch_size()} frames (num_envs * num_steps / num_minibatches) "
+        minibatch = config.phases.minibatch_size()
+        raise ConfigError(f"a minibatch of {minibatch} frames (num_envs * num_steps / num_minibatches) "
                           f"does not divide over {count} devices; change --ppo.num-minibatches or --devices")
     return Mesh(np.array(visible[:count]), (AXIS,))
 

@@ -103,15 +103,15 @@ class RepliesLog:
                     break  # a line cut short when the build was killed: that batch is asked again
                 raise BuildError(f"{self.path}: line {number + 1} is not JSON; the replies file is damaged "
                                  "(move it away to start the build afresh)") from None
-        if not records:
-            os.unlink(self.path)  # killed before the header was complete: nothing to keep
+        if len(records) <= 1:
+            os.unlink(self.path)  # no reply yet (killed early, or the first request failed): nothing to keep
             return {}
         old = records[0].get("header", {})
         if old != self.header:
             differences = sorted(key for key in set(old) | set(self.header) if old.get(key) != self.header.get(key))
-            raise BuildError(f"{self.path} holds replies of a build with different settings "
-                             f"({', '.join(differences)}); run with the same settings to resume it, "
-                             "or choose another --out")
+            raise BuildError(f"{self.path} holds {len(records) - 1} batches of replies of a build with different "
+                             f"settings ({', '.join(differences)}); run with the same settings to resume it, delete "
+                             f"{self.path} to start over, or choose another --out")
         if len(records) < len(lines):  # rewrite without the torn line before appending
             files.write_text(self.path, "".join(line + "\n" for line in lines[: len(records)]))
         return {(r["situation"], r["batch"]): r for r in records[1:]}

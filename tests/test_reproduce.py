@@ -216,7 +216,11 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
     assert {"SimpleDoorKey teacher alone", "SimpleDoorKey llm4teach", "SimpleDoorKey ppo"} <= set(meta["parts"])
     assert all(meta["parts"][name] == part for name, part in first_parts.items())
     assert [session["workers"] for session in meta["sessions"]] == [1, 2]
-    assert meta["versions"]["jax"] and meta["cpu"] and meta["wall_seconds"] > 0
+    assert meta["versions"]["jax"] and meta["cpu"]
+    # Wall time is that of the launches, one after another; the parts of one launch ran within it.
+    assert meta["wall_seconds"] == pytest.approx(sum(session["seconds"] for session in meta["sessions"]), abs=0.2)
+    parts = [meta["parts"][f"SimpleDoorKey {method}"]["seconds"] for method in ("llm4teach", "ppo")]
+    assert meta["sessions"][1]["seconds"] >= max(parts)
 
     from student import metrics
     runs = {method: metrics.read(os.path.join(out, "runs", "SimpleDoorKey", method, "metrics.jsonl"))
@@ -225,6 +229,19 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
     assert sorted(resumed) == sorted(set(resumed)) and {u for _, u in resumed} == set(range(1, max(resumed)[1] + 1))
     figure = results.figure_task(str(tmp_path / "again.png"), "SimpleDoorKey", runs, [], reproduce.LABELS)
     assert [line.get_label() for line in figure.axes[0].get_lines()] == [reproduce.LABELS[m] for m in runs]
+
+    # A file cut short (the process killed while writing it, by an older version) is not taken for a finished one:
+    # the run's final evaluation is made again from its last checkpoint, nothing retrained; meta.json anew.
+    ppo_run = os.path.join(out, "runs", "SimpleDoorKey", "ppo")
+    evaluation = json.load(open(os.path.join(ppo_run, "eval.json")))
+    logged = open(os.path.join(ppo_run, "metrics.jsonl")).read()
+    for name, cut in ((os.path.join(ppo_run, "eval.json"), '{"success_rate": 0.'), ("meta.json", '{"options": {')):
+        with open(os.path.join(out, name), "w") as file:
+            file.write(cut)
+    assert reproduce.main(argv + ["--workers", "1"]) == 0
+    assert json.load(open(os.path.join(ppo_run, "eval.json"))) == evaluation
+    assert open(os.path.join(ppo_run, "metrics.jsonl")).read() == logged
+    assert set(json.load(open(os.path.join(out, "meta.json")))["parts"]) == {"SimpleDoorKey ppo", "results"}
 
 
 @pytest.mark.slow

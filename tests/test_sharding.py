@@ -49,7 +49,7 @@ def keep_parameters(path):
     save = ocp.CheckpointManager.save
 
     def save_keeping_parameters(self, step, *args, **kwargs):
-        params = kwargs["args"].item.params
+        params = kwargs["args"]["state"].item.params
         np.savez(path, *[x.addressable_data(0) for x in jax.tree.leaves(params)])
         return save(self, step, *args, **kwargs)
 
@@ -207,6 +207,27 @@ def test_two_processes_on_loopback_train_like_one(tmp_path):
     np.testing.assert_allclose(numbers, numbers_alone, rtol=1e-4, atol=1e-5)
 
 
+def test_when_process_0_refuses_the_run_folder_every_process_says_why_at_once(tmp_path):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "config.json").write_text("{}")  # a run folder already: process 0 refuses it
+    code = f"""
+        import time
+        import train
+        start = time.perf_counter()
+        assert train.main(["train", *RUN_ARGS, "--out", {str(taken)!r}]) == 2
+        print(f"ended after {{time.perf_counter() - start:.0f}} s")
+    """
+    coordinator = {"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{free_port()}", "JAX_NUM_PROCESSES": "2"}
+    processes = [python(code, devices=1, wait=False, JAX_PROCESS_ID=str(i), **coordinator) for i in (0, 1)]
+    outputs = [p.communicate(timeout=300)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    for output in outputs:
+        assert f"train.py: {taken} already holds a run; continue it with `train.py resume {taken}`" in output
+        seconds = int(output.split("ended after ")[1].split(" s")[0])
+        assert seconds < 30, output  # not JAX's heartbeat timeout
+
+
 @pytest.mark.slow
 def test_a_checkpoint_of_four_devices_resumes_exactly_on_two(tmp_path):
     whole, broken = str(tmp_path / "whole"), str(tmp_path / "broken")
@@ -226,12 +247,17 @@ def test_a_checkpoint_of_four_devices_resumes_exactly_on_two(tmp_path):
         config = tyro.cli(TrainConfig, args=[*RUN_ARGS, "--out", {broken!r}])
         try:
             run.train(config, on_chunk=kill, log=lambda line: None)
+            raise AssertionError("the run was not killed")
         except Killed:
             pass
     """, devices=4)
     python(f"""
+        import contextlib, io
         import train
-        assert train.main(["resume", {broken!r}, "--devices", "2"]) == 0
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log):
+            assert train.main(["resume", {broken!r}, "--devices", "2"]) == 0
+        assert "resuming {broken} from update 2 (64 frames per seed)" in log.getvalue(), log.getvalue()
     """, devices=2)
     assert json.load(open(os.path.join(broken, "config.json")))["device_count"] == 2
     (labels, numbers), (labels_whole, numbers_whole) = numeric_rows(broken), numeric_rows(whole)
