@@ -55,7 +55,8 @@ class Progress:
     def show(self, force: bool = False) -> None:
         now = time.perf_counter()
         finished = self.done >= self.total
-        if self.ended or (not (force or finished) and now - self.last_shown < (0.5 if self.terminal else self.interval)):
+        soon = now - self.last_shown < (0.5 if self.terminal else self.interval)
+        if self.ended or (soon and not (force or finished)):
             return
         self.last_shown, self.ended = now, finished
         if self.terminal:
