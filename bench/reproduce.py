@@ -8,10 +8,11 @@ acting alone, and the results as a table and figures.
 
 Methods: `llm4teach` (soft teacher, the authors' table), `llm4teach-hard` (one plan drawn per
 step), `ppo` (no teacher), `llm4teach-gemma` (soft teacher, the table Gemma 3 270M built here: a
-weak LLM teacher). Each trains all its seeds at once (a batch axis) into `runs/<task>/<method>/`,
-a run folder like train.py's. The teacher alone (soft and hard, both tables) plays
-`--teacher-episodes` episodes per task into `teacher/<task>.json`. On a CPU the parts run side by
-side, one process per core (--workers).
+weak LLM teacher). A task's methods and seeds train as the members of one compiled program
+(`--sweep.method`: the tables stacked, soft or hard and the distillation term traced per member)
+into `runs/<task>/`, a run folder like train.py's. The teacher alone (soft and hard, both tables)
+plays `--teacher-episodes` episodes per task into `teacher/<task>.json`, one more program. On a CPU
+the parts run side by side, one process per core (--workers).
 
 The results folder (default `results/<date>-<machine>/`, a new one each time) gets `table.md`,
 `table.csv`, one figure per task and `all_tasks.png`, and `meta.json` (options, every run's
@@ -71,6 +72,8 @@ def default_budgets() -> dict[str, int]:
     return dict(BUDGETS if jax.default_backend() == "cpu" else SETTLED_BUDGETS)
 
 
+# How a results folder is laid out: one run folder per task, its methods side by side (older: one per method).
+LAYOUT = "a run per task"
 # The training options the reproduction sets for each run, and what to give instead.
 OWN_TRAINING_OPTIONS = {
     "task": "choose the tasks with --tasks", "method": "choose the methods with --methods",
@@ -80,6 +83,7 @@ OWN_TRAINING_OPTIONS = {
     "updates_per_chunk": "--evaluations sets the chunks", "eval_every": "--evaluations sets the chunks",
     "checkpoint_every": "--evaluations sets it", "gif_episodes": "a reproduction draws no GIF",
     "out": "give --out for the results folder",
+    "sweep": "the reproduction trains its methods side by side (--methods); sweep with train.py",
 }
 QUICK = {"seeds": (0, 1), "frames": {task: 20_480 for task in BUDGETS}, "teacher_episodes": 200,
          "eval_episodes": 64, "final_eval_episodes": 200, "evaluations": 4}
@@ -143,8 +147,7 @@ class Options:
         for task in options.tasks:
             if options.frames[task] < 1:
                 raise ConfigError(f"--frames.{task} must be at least 1, got {options.frames[task]}")
-            for method in options.methods:  # every run's configuration checked before a folder is made
-                run_config(options, task, method, "results")
+            run_config(options, task, "results")  # every run's configuration checked before a folder is made
         return options
 
 
@@ -168,14 +171,20 @@ def new_folder(options: Options) -> str:
     return path
 
 
-def run_config(options: Options, task: str, method: str, folder: str) -> TrainConfig:
-    """The training configuration of one method on one task."""
-    teacher = teacher_tables(task)["gemma"] if method == "llm4teach-gemma" else None
+def sweep_method(task: str, method: str) -> str:
+    """A method of the reproduction as --sweep.method names it (the Gemma-taught student: llm4teach@<its table>)."""
+    return f"llm4teach@{teacher_tables(task)['gemma']}" if method == "llm4teach-gemma" else method
+
+
+def run_config(options: Options, task: str, folder: str) -> TrainConfig:
+    """The training configuration of every method on one task: one program, the methods side by side as members
+    (--sweep.method), each over every seed."""
     config = options.train.replace(
-        task=task, method="llm4teach" if method == "llm4teach-gemma" else method, teacher=teacher,
+        task=task, sweep=dataclasses.replace(options.train.sweep, method=tuple(
+            sweep_method(task, method) for method in options.methods)),
         seeds=options.seeds, num_envs=options.num_envs, total_frames=options.frames[task],
         eval_episodes=options.eval_episodes, final_eval_episodes=options.final_eval_episodes, gif_episodes=0,
-        out=os.path.join(folder, "runs", task, method))
+        out=os.path.join(folder, "runs", task))
     chunk = max(1, round(options.frames[task] / options.evaluations / config.phases.batch_size()))
     return config.replace(updates_per_chunk=chunk, eval_every=1, checkpoint_every=max(1, options.evaluations // 8))
 
@@ -258,7 +267,10 @@ def open_folder(options: Options) -> tuple[str, dict]:
         elif os.path.isdir(folder) and os.listdir(folder):
             raise ConfigError(f"{folder} exists and is not a reproduction's results folder; pick another --out")
         os.makedirs(folder, exist_ok=True)
-        return folder, {"options": comparable(options), "parts": {}, "wall_seconds": 0.0}
+        return folder, {"layout": LAYOUT, "options": comparable(options), "parts": {}, "wall_seconds": 0.0}
+    if meta.get("layout") != LAYOUT:
+        raise ConfigError(f"{folder} holds a reproduction of an older layout (a run folder per method); continue "
+                          f"it with the version that made it, or pick another --out")
     if meta["options"] != comparable(options):
         changed = "; ".join(differences(meta["options"], comparable(options)))
         raise ConfigError(f"{folder} holds a reproduction made with other options ({changed}); continue it "
@@ -268,56 +280,57 @@ def open_folder(options: Options) -> tuple[str, dict]:
 
 def teacher_part(options: Options, task: str, path: str) -> None:
     """The teacher alone on one task: per table and soft/hard, its outcome per episode."""
-    from teacher_cache.evaluate import play
+    from teacher_cache.evaluate import play_each
     from teacher_cache.table import load
 
+    sources = teacher_tables(task)
+    tables = [load(table_path, task=task) for table_path in sources.values()]
+    played = iter(play_each(tables, task, options.teacher_episodes, seed=0))  # one program: each table, soft, hard
     outcomes = {}
-    for source, table_path in teacher_tables(task).items():
-        table = load(table_path, task=task)
-        for hard in (False, True):
-            outcome = play(table, task, options.teacher_episodes, hard, seed=0)
-            outcomes[f"teacher-{source}-{'hard' if hard else 'soft'}"] = {
-                "table": table.path, **{name: values.tolist() for name, values in outcome.items()}}
+    for source, table in zip(sources, tables):
+        for kind in ("soft", "hard"):
+            outcomes[f"teacher-{source}-{kind}"] = {
+                "table": table.path, **{name: values.tolist() for name, values in next(played).items()}}
     files.write_json(path, outcomes, indent=None)
 
 
 def train_part(config: TrainConfig, report: Callable[[int], None]) -> None:
-    """Trains one method on one task (or continues its run folder from the last checkpoint);
-    `report(frames)` after each chunk, with the frames trained so far over all seeds."""
+    """Trains every method on one task (or continues its run folder from the last checkpoint);
+    `report(frames)` after each chunk, with the frames trained so far over all members."""
     from student import run
 
     resume = os.path.exists(os.path.join(config.out, run_folder.CONFIG))
     saved = run_folder.read(config.out) if resume else config
 
     def on_chunk(index: int) -> None:
-        report(saved.phases.frames_at(saved.phases.updates_before(index + 1)) * len(saved.seeds))
+        report(saved.phases.frames_at(saved.phases.updates_before(index + 1)) * len(saved.members))
 
     run.train(saved, resume_dir=config.out if resume else None, on_chunk=on_chunk, log=lambda line: None)
 
 
 def trained(config: TrainConfig) -> bool:
-    """Whether a method's run folder holds its final evaluation (the run finished); an eval.json that cannot be
+    """Whether a task's run folder holds its final evaluation (the run finished); an eval.json that cannot be
     read is not one (resuming the run evaluates it again)."""
     return files.read_json(os.path.join(config.out, run_folder.EVALUATION)) is not None
 
 
-def seed_frames(config: TrainConfig) -> int:
-    """A run's frames over all its seeds: the progress display's unit of work."""
-    return config.phases.planned_frames * len(config.seeds)
+def member_frames(config: TrainConfig) -> int:
+    """A run's frames over all its members: the progress display's unit of work."""
+    return config.phases.planned_frames * len(config.members)
 
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """One piece of the reproduction: one method's training on a task, or (no config) the teacher alone on it."""
+    """One piece of the reproduction: every method's training on a task, or (no config) the teacher alone on it."""
 
-    name: str  # "LavaDoorKey llm4teach", "LavaDoorKey teacher alone": its key in meta.json's parts
+    name: str  # "LavaDoorKey training", "LavaDoorKey teacher alone": its key in meta.json's parts
     task: str
     config: TrainConfig | None = None
     path: str = ""  # the teacher alone: its outcomes file
 
     @property
     def frames(self) -> int:
-        return seed_frames(self.config) if self.config else 0
+        return member_frames(self.config) if self.config else 0
 
 
 def run_part(options: Options, part: Part, report: Callable[[int], None]) -> None:
@@ -329,13 +342,14 @@ def run_part(options: Options, part: Part, report: Callable[[int], None]) -> Non
 
 
 def missing_parts(options: Options, configs: dict, teacher_paths: dict) -> list[Part]:
-    """What is left to run, task by task: the teacher alone, then each method (finished ones are skipped)."""
+    """What is left to run, task by task: the teacher alone, then the methods' training (finished ones are
+    skipped)."""
     parts = []
     for task in options.tasks:
         if files.read_json(teacher_paths[task]) is None:  # missing, or cut short
             parts.append(Part(f"{task} teacher alone", task, path=teacher_paths[task]))
-        parts += [Part(f"{task} {method}", task, configs[(task, method)])
-                  for method in options.methods if not trained(configs[(task, method)])]
+        if not trained(configs[task]):
+            parts.append(Part(f"{task} training", task, configs[task]))
     return parts
 
 
@@ -357,7 +371,9 @@ def worker_count(options: Options, parts: list[Part]) -> int:
 
 
 def run_parts(options: Options, parts: list[Part], workers: int, progress: Progress, record) -> None:
-    """Runs the parts: one after another in this process, or side by side in `workers` processes."""
+    """Runs the parts, longest first (the teacher alone, seconds, fills the gaps): one after another in this
+    process, or side by side in `workers` processes, so that they end together."""
+    parts = sorted(parts, key=lambda part: -part.frames)
     if workers == 1:
         for part in parts:
             progress.begin(part.name)
@@ -367,9 +383,6 @@ def run_parts(options: Options, parts: list[Part], workers: int, progress: Progr
             progress.finished(part.name, seconds)
             record(part.name, seconds)
         return
-    # Longest first (a teacher's run costs about 1.3 PPO runs), so that the workers end together;
-    # the teacher alone (seconds) fills the gaps.
-    parts = sorted(parts, key=lambda part: -part.frames * (1.3 if part.config and part.config.uses_teacher else 1))
     context = multiprocessing.get_context("spawn")  # a fork of a process running JAX is unsafe
     jobs, messages = context.Queue(), context.Queue()
     for part in parts + [None] * workers:
@@ -501,11 +514,10 @@ def reproduce(options: Options) -> str:
     started = time.perf_counter()
     wall_before = meta["wall_seconds"]
     teacher_paths = {task: os.path.join(folder, "teacher", f"{task}.json") for task in options.tasks}
-    configs = {(task, method): run_config(options, task, method, folder)
-               for task in options.tasks for method in options.methods}
+    configs = {task: run_config(options, task, folder) for task in options.tasks}
     parts = missing_parts(options, configs, teacher_paths)
     workers = worker_count(options, parts)
-    progress = Progress(parts, sum(seed_frames(c) for c in configs.values() if trained(c)))
+    progress = Progress(parts, sum(member_frames(c) for c in configs.values() if trained(c)))
     session = {"started": datetime.datetime.now().isoformat(timespec="seconds"), "git_commit": git_commit(),
                "versions": run_folder.versions(), "python": sys.version.split()[0], "device": str(jax.devices()[0]),
                "device_kind": jax.devices()[0].device_kind, "backend": jax.default_backend(), "cpu": cpu_name(),
@@ -514,9 +526,11 @@ def reproduce(options: Options) -> str:
         meta.setdefault(name, value)
     meta.setdefault("sessions", []).append(session)  # and each session (a continued one may run elsewhere)
 
-    def record(part: str, seconds: float) -> None:
-        meta["parts"][part] = {"seconds": round(seconds, 1),
-                               "finished": datetime.datetime.now().isoformat(timespec="seconds")}
+    def record(part: str | None, seconds: float = 0.0) -> None:
+        """A part finished (None: only the time so far), written to meta.json."""
+        if part is not None:
+            meta["parts"][part] = {"seconds": round(seconds, 1),
+                                   "finished": datetime.datetime.now().isoformat(timespec="seconds")}
         meta["wall_seconds"] = round(wall_before + time.perf_counter() - started, 1)
         session["seconds"] = round(time.perf_counter() - started, 1)
         files.write_json(os.path.join(folder, "meta.json"), meta)
@@ -525,10 +539,10 @@ def reproduce(options: Options) -> str:
     try:
         run_parts(options, parts, workers, progress, record)
     except KeyboardInterrupt:
+        record(None)  # the time this launch ran counts towards the reproduction's wall time
         print(f"\ninterrupted: finished parts are kept; continue with the same options and --out {folder}", flush=True)
         raise
-    meta["runs"] = {f"{task} {method}": files.read_json(os.path.join(c.out, run_folder.CONFIG))
-                    for (task, method), c in configs.items()}
+    meta["runs"] = {task: files.read_json(os.path.join(c.out, run_folder.CONFIG)) for task, c in configs.items()}
     write_results(folder, options, configs, teacher_paths, meta)
     record("results", 0.0)
     print(f"done in {clock(meta['wall_seconds'])} (all sessions): {folder}/table.md", flush=True)
@@ -543,13 +557,15 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
 
     table, per_task = [], {}
     for task in options.tasks:
-        runs = {}
+        config, runs = configs[task], {}
+        rows = metrics.read(os.path.join(config.out, run_folder.METRICS))
+        final = files.read_json(os.path.join(config.out, run_folder.EVALUATION))
         for method in options.methods:
-            config = configs[(task, method)]
-            rows = metrics.read(os.path.join(config.out, run_folder.METRICS))
-            final = files.read_json(os.path.join(config.out, run_folder.EVALUATION))
-            table.append(results.student_row(task, method, final, rows, config.seeds))
-            runs[method] = rows
+            mine = {"method": sweep_method(task, method)}  # the members trained with it
+            method_rows = [row for row in rows if row.get("setting") == mine]
+            method_final = {**final, "per_seed": [s for s in final["per_seed"] if s.get("setting") == mine]}
+            table.append(results.student_row(task, method, method_final, method_rows, config.seeds))
+            runs[method] = method_rows
         teachers = [results.teacher_row(task, method, outcome)
                     for method, outcome in files.read_json(teacher_paths[task]).items()]
         table += teachers

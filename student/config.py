@@ -141,6 +141,19 @@ class NetworkConfig:
     """Memory maps seen from the agent, (2r+1)x(2r+1) cells turned to its heading; 0: as they are."""
 
 
+@struct.dataclass
+class Teaching:
+    """How a member of a run is taught, traced, so that members taught differently share one program (each
+    member's is set from its method; not an option)."""
+
+    taught: float = 1.0
+    """1: the distillation term applies (llm4teach, llm4teach-hard); 0: plain PPO."""
+    hard: float = 0.0
+    """1: one plan drawn per step (llm4teach-hard); 0: the soft teacher."""
+    table: int = 0
+    """The member's table, by its index in the run's `tables`."""
+
+
 # The traced hyperparameters a sweep can vary, by option name: (section, field).
 SWEEPABLE = {
     **{name: ("ppo", name) for name in ("learning_rate", "gamma", "gae_lambda", "clip_eps", "ent_coef",
@@ -150,10 +163,13 @@ SWEEPABLE = {
 Sweep = dataclasses.make_dataclass(
     "Sweep",
     [
-        (name, Annotated[tuple[float, ...], tyro.conf.arg(
+        ("method", Annotated[tuple[str, ...], tyro.conf.arg(
+            help="methods to train side by side, each llm4teach, llm4teach-hard or ppo, a teacher's table after "
+                 "@ (llm4teach@PATH; default --teacher)")], dataclasses.field(default=())),
+        *[(name, Annotated[tuple[float, ...], tyro.conf.arg(
             help=f"values of --{section}.{field.replace('_', '-')} to train side by side")],
-         dataclasses.field(default=()))
-        for name, (section, field) in SWEEPABLE.items()
+           dataclasses.field(default=()))
+          for name, (section, field) in SWEEPABLE.items()],
     ],
     frozen=True,
 )
@@ -226,6 +242,7 @@ class TrainConfig:
     distill: DistillConfig = DistillConfig()
     network: NetworkConfig = static_field(NetworkConfig())
     sweep: Sweep = static_field(Sweep())
+    teaching: Annotated[Teaching, tyro.conf.Suppress] = Teaching()
     recipe_envs: Annotated[int | None, tyro.conf.Suppress] = static_field(None)
     """The environment count the recipe last filled fields for."""
     from_recipe: Annotated[tuple[tuple[str, float], ...], tyro.conf.Suppress] = static_field(())
@@ -269,9 +286,29 @@ class TrainConfig:
         """Adam's step size in a phase (a traced number in a program)."""
         return self.ppo.late_learning_rate if late else self.ppo.learning_rate
 
+    def variant(self, setting: dict) -> tuple[str, str | None]:
+        """(method, table) of the members with `setting`: --sweep.method's or --method; the table None for ppo,
+        else the one named after '@', --teacher, or the task's shipped one (by the task's name)."""
+        method, _, table = str(setting.get("method", self.method)).partition("@")
+        return (method, None) if method == "ppo" else (method, table or self.teacher or self.task)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The teacher tables of the run's members, each once, in order of first use."""
+        found = (self.variant(setting)[1] for setting in self.settings)
+        return tuple(dict.fromkeys(table for table in found if table is not None))
+
     @property
     def uses_teacher(self) -> bool:
-        return self.method != "ppo"
+        """Whether some member is taught (the program then computes the teacher's prior)."""
+        return bool(self.tables)
+
+    @property
+    def hard(self) -> bool | None:
+        """True or False where every taught member is hard or soft alike; None where they differ."""
+        kinds = {self.variant(setting)[0] == "llm4teach-hard" for setting in self.settings
+                 if self.variant(setting)[1] is not None}
+        return kinds.pop() if len(kinds) == 1 else None
 
     @property
     def sweep_names(self) -> list[str]:
@@ -292,9 +329,14 @@ class TrainConfig:
         """One member's configuration: a setting of the sweep applied to the traced fields, no sweep left, and
         nothing left to the recipe (every member is then the same pytree, whatever its numbers). A learning
         rate swept serves both phases, unless the late one was given."""
-        config = self.replace(sweep=Sweep())
+        method, table = self.variant(setting)
+        config = self.replace(sweep=Sweep(), teaching=Teaching(
+            taught=float(table is not None), hard=float(method == "llm4teach-hard"),
+            table=self.tables.index(table) if table is not None else 0))
         recipes = dict(self.from_recipe)
         for name, value in setting.items():
+            if name == "method":
+                continue
             section, field = SWEEPABLE[name]
             changes = {field: float(value)}
             if name == "learning_rate" and "ppo.late_learning_rate" in recipes:
@@ -319,6 +361,14 @@ class TrainConfig:
             raise ConfigError(f"--network.encoding must be onehot or embed, got {self.network.encoding!r}")
         if self.method not in METHODS:
             raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        for method, table in map(self.variant, [{"method": m} for m in self.sweep.method]):
+            if method not in METHODS:
+                raise ConfigError(f"--sweep.method: each must be one of {', '.join(METHODS)} (a table after @), "
+                                  f"got {method!r}")
+        if any(value.startswith("ppo@") for value in self.sweep.method):
+            raise ConfigError("--sweep.method: ppo has no teacher; drop its @table")
+        if self.sweep.method and self.method != "llm4teach":
+            raise ConfigError("--method has no effect with --sweep.method; name every method there")
         batch = self.phases.batch_size()
         if batch % self.ppo.num_minibatches:
             raise ConfigError(
@@ -336,6 +386,8 @@ class TrainConfig:
             raise ConfigError(f"--gif-episodes must be between 0 and 16, got {self.gif_episodes}")
         if self.teacher is not None and not self.uses_teacher:
             raise ConfigError("--teacher has no effect with --method ppo; drop it or pick llm4teach")
+        if len(set(self.sweep.method)) != len(self.sweep.method):
+            raise ConfigError(f"--sweep.method must list distinct methods, got {list(self.sweep.method)}")
         if self.distill.preset != "custom":
             defaults = DistillConfig(self.distill.preset)
             changed = [f.name for f in dataclasses.fields(DistillConfig)

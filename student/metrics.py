@@ -24,7 +24,8 @@ TEACHER_FIELDS = ("distill_loss", "teacher_agreement")
 
 def setting_label(setting: dict) -> str:
     """'learning_rate=0.001, ent_coef=0.01': a sweep's setting in words."""
-    return ", ".join(f"{name}={value:g}" for name, value in setting.items())
+    return ", ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+                     for name, value in setting.items())
 
 
 def member_label(seed: int, setting: dict) -> str:

@@ -71,8 +71,9 @@ class Learner:
     are split over its devices (data parallel)."""
 
     env: envs.Environment
-    table: teacher_cache.Table | None
+    table: teacher_cache.Table | None  # the run's tables stacked (`teacher_cache.table.stack`); None: no teacher
     mesh: Mesh | None = None
+    hard: bool | None = False  # whether the taught members are hard (None: some are, a member's `teaching` says)
 
     @property
     def kernels(self) -> Kernels:
@@ -113,10 +114,11 @@ class Learner:
             return jnp.zeros(observation.shape[:1] + (self.env.num_actions,), jnp.float32)
 
         def prior(observation, key):
-            return teacher_cache.prior(self.table, observation, hard=config.method == "llm4teach-hard", key=key,
-                                       mesh=self.mesh)
+            table = jax.tree.map(lambda tables: tables[config.teaching.table], self.table)
+            hard = config.teaching.hard > 0 if self.hard is None else self.hard
+            return teacher_cache.prior(table, observation, hard=hard, key=key, mesh=self.mesh)
 
-        if not config.uses_teacher:
+        if self.table is None:
             return zeros(observation, key)
         return jax.lax.cond(consult, prior, zeros, observation, key)
 
@@ -145,9 +147,9 @@ class Learner:
 
     def distill_coefficient(self, config: TrainConfig, state: TrainState) -> jax.Array:
         """λ at the update's first frame (0 for plain PPO)."""
-        if not config.uses_teacher:
+        if self.table is None:
             return jnp.float32(0.0)
-        return distill_coefficient(config.distill, config.phases.frames_at(state.updates_done))
+        return distill_coefficient(config.distill, config.phases.frames_at(state.updates_done)) * config.teaching.taught
 
     def rollout(self, config: TrainConfig, state: TrainState, late: bool = False,
                 consult: bool | jax.Array = True) -> tuple[TrainState, Transition]:
@@ -293,25 +295,21 @@ def flatten(batch: Batch) -> Batch:
 def consults_teacher(config: TrainConfig, chunk_index: int) -> bool:
     """Whether chunk `chunk_index` needs the teacher's prior: λ > 0 at its first update for some member
     (λ never grows: once it is 0 for every member, the prior would only be multiplied by 0)."""
-    if not config.uses_teacher:
-        return False
     frames = config.phases.frames_at(config.phases.updates_before(chunk_index))
-    return any(float(distill_coefficient(config.with_setting(setting).distill, frames)) > 0
-               for setting in config.settings)
+    members = (config.with_setting(setting) for setting in config.settings)
+    return any(member.teaching.taught > 0 and float(distill_coefficient(member.distill, frames)) > 0
+               for member in members)
 
 
-def build(config: TrainConfig) -> tuple[envs.Environment, teacher_cache.Table | None]:
-    """The environment and teacher table of a configuration; every error before compiling."""
+def build(config: TrainConfig) -> tuple[envs.Environment, list[teacher_cache.Table]]:
+    """The environment and the teacher tables of a configuration (`config.tables`); every error before compiling."""
     try:
         env = envs.make(config.task)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    table = None
-    if config.uses_teacher:
-        if config.task not in envs.TASKS:
-            raise ConfigError(f"no teacher exists for {config.task}; train it with --method ppo")
-        table = teacher_cache.load(config.teacher or config.task, task=config.task)
-    return env, table
+    if config.uses_teacher and config.task not in envs.TASKS:
+        raise ConfigError(f"no teacher exists for {config.task}; train it with --method ppo")
+    return env, [teacher_cache.load(table, task=config.task) for table in config.tables]
 
 
 def stack(trees: list):
@@ -406,16 +404,18 @@ def member_seeds(config: TrainConfig) -> np.ndarray:
 
 
 def make_train(config: TrainConfig, env: envs.Environment | None = None,
-               table: teacher_cache.Table | None = None, compile: bool = True, first_chunk: int = 0) -> Program:
+               tables: list[teacher_cache.Table] | teacher_cache.Table | None = None, compile: bool = True,
+               first_chunk: int = 0) -> Program:
     """The training program of `config` on its devices, compiled ahead of time unless `compile=False`
-    (environment and table built from the configuration unless given, e.g. a probe environment in the
+    (environment and tables built from the configuration unless given, e.g. a probe environment in the
     tests): the chunk of each phase that chunks `first_chunk` on run in (a run resumed after the switch
     compiles the late phase's only). A batch that does not divide over the devices is refused here,
     before compiling."""
     if env is None:
-        env, table = build(config)
+        env, tables = build(config)
+    tables = [tables] if isinstance(tables, teacher_cache.Table) else tables or []
     mesh = sharding.mesh(config)
-    learner = Learner(env, table, mesh)
+    learner = Learner(env, teacher_cache.table.stack(tables) if tables else None, mesh, config.hard)
     replicated = sharding.replicated(mesh)
     members = jax.device_put(stack([config.with_setting(setting) for _, setting in config.members]), replicated)
     state = jax.eval_shape(jax.vmap(learner.init), members, member_seeds(config))

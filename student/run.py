@@ -58,7 +58,7 @@ class Diverged(UsageError):
 def open_run(config: TrainConfig, resume_dir: str | None, log: Callable[[str], None]) -> Run:
     """Creates the run folder (or, resuming, checks the frames asked for against those trained and restores the
     newest checkpoint that restores), then compiles the program for the chunks left."""
-    env, table = build(config)
+    env, tables = build(config)
     devices = list(sharding.mesh(config).devices.flat)  # refuses a batch that does not divide over them
     phases = config.phases
     if resume_dir:
@@ -72,13 +72,13 @@ def open_run(config: TrainConfig, resume_dir: str | None, log: Callable[[str], N
                               f"`train.py evaluate {run_dir}`")
         hosts.on_writer(lambda: run_folder.extend(run_dir, config, devices) or "")
     else:
-        run_dir = hosts.on_writer(lambda: run_folder.create(config, table, devices))
+        run_dir = hosts.on_writer(lambda: run_folder.create(config, tables, devices))
         log(f"run folder {run_dir}")
         checkpoints = checkpoint.manager(run_dir)
     if phases.planned_frames != config.total_frames:
         log(f"--total-frames {config.total_frames:,} rounded up to {phases.planned_frames:,} frames per seed: "
             f"whole chunks of updates (--updates-per-chunk {config.updates_per_chunk})")
-    program = make_train(config, env, table, compile=False)
+    program = make_train(config, env, tables, compile=False)
     state, first_update = program.init(), 0
     if resume_dir:
         first_update, state = checkpoint.restore_latest(checkpoints, state, log, set_aside=hosts.is_writer()) \

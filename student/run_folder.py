@@ -11,7 +11,7 @@ from importlib import metadata
 import jax
 
 from common import files
-from student.config import ConfigError, DistillConfig, NetworkConfig, PPOConfig, Sweep, TrainConfig
+from student.config import ConfigError, DistillConfig, NetworkConfig, PPOConfig, Sweep, Teaching, TrainConfig
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -62,6 +62,7 @@ def from_dict(values: dict) -> TrainConfig:
     values["distill"] = DistillConfig(**values["distill"])
     values["network"] = NetworkConfig(**values["network"])
     values["sweep"] = Sweep(**{name: tuple(v) for name, v in values.get("sweep", {}).items()})
+    values["teaching"] = Teaching(**values.get("teaching", {}))
     values["seeds"] = tuple(values["seeds"])
     values["log"] = tuple(values.get("log", ()))
     values["from_recipe"] = tuple((name, value) for name, value in values.get("from_recipe", ()))  # JSON: lists
@@ -85,9 +86,10 @@ def derived(config: TrainConfig) -> dict:
             "members": [{"seed": seed, "setting": setting} for seed, setting in config.members]}
 
 
-def create(config: TrainConfig, table, devices: list) -> str:
+def create(config: TrainConfig, tables: list, devices: list) -> str:
     """Creates the run folder and writes config.json; refuses a folder that already holds a run, or a path that
-    is not a folder. `devices`: those the run trains on (the data-parallel mesh's)."""
+    is not a folder. `tables`: the teacher tables of its members; `devices`: those the run trains on (the
+    data-parallel mesh's)."""
     run_dir = config.out or default_path(config)
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ConfigError(f"--out {run_dir} is a file, not a folder; pick another --out")
@@ -97,7 +99,8 @@ def create(config: TrainConfig, table, devices: list) -> str:
     record = {
         "config": to_dict(config),
         "derived": derived(config),
-        "teacher": None if table is None else {"path": table.path, "provenance": table.provenance},
+        "teachers": [{"table": name, "path": table.path, "provenance": table.provenance}
+                     for name, table in zip(config.tables, tables)],
         "versions": versions(),
         **hardware(devices),
         "started": datetime.datetime.now().isoformat(timespec="seconds"),

@@ -20,7 +20,7 @@ from common import cli
 from common.cli import UsageError
 from envs.episodes import run_episodes, summary
 from teacher_cache.prior import prior
-from teacher_cache.table import Table, load
+from teacher_cache.table import Table, load, stack
 
 
 def play(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> dict:
@@ -34,6 +34,27 @@ def play(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> d
         return jax.random.categorical(action_key, jnp.log(distribution), axis=-1)
 
     return jax.device_get(jax.jit(lambda key: run_episodes(env, policy, episodes, key))(jax.random.PRNGKey(seed)))
+
+
+def play_each(tables: list[Table], task: str, episodes: int, seed: int = 0) -> list[dict]:
+    """`play` of each table, soft then hard ([table 0 soft, table 0 hard, table 1 soft, ...]), as one compiled
+    program: the tables stacked, the teacher's kind a traced flag (the same episodes as `play`'s, one by one)."""
+    env = envs.make(task, autoreset=False)
+    stacked = stack(tables)
+    variants = jnp.asarray([(index, hard) for index in range(len(tables)) for hard in (0, 1)], jnp.int32)
+
+    def one(variant):
+        table = jax.tree.map(lambda leaf: leaf[variant[0]], stacked)
+
+        def policy(observations, key):
+            prior_key, action_key = jax.random.split(key)
+            distribution = prior(table, observations, hard=variant[1] > 0, key=prior_key)
+            return jax.random.categorical(action_key, jnp.log(distribution), axis=-1)
+
+        return run_episodes(env, policy, episodes, jax.random.PRNGKey(seed))
+
+    outcomes = jax.device_get(jax.jit(jax.vmap(one))(variants))
+    return [jax.tree.map(lambda values, i=i: values[i], outcomes) for i in range(len(variants))]
 
 
 def evaluate(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> dict:

@@ -302,20 +302,23 @@ def option_table(sight: Sight, maps: jax.Array) -> tuple[jax.Array, jax.Array]:
     return action_table, done_table
 
 
-def plan_actions(
-    action_table: jax.Array, done_table: jax.Array, verbs: jax.Array, things: jax.Array
-) -> jax.Array:
+def packed_options(action_table: jax.Array, done_table: jax.Array) -> jax.Array:
+    """int32[B, 6 * C]: `option_table`'s tables as one row per map, each option's action plus 8 where it is done
+    (one gather for both in `plan_actions`)."""
+    return (action_table + 8 * done_table).reshape(-1, action_table.shape[-1]).T
+
+
+def plan_actions(options: jax.Array, verbs: jax.Array, things: jax.Array) -> jax.Array:
     """int32[B, P]: each plan's action, that of its first option not yet done (6 if all are).
 
-    `verbs`, `things`: int32[B, P, L], each option's verb and thing column.
+    `options`: `packed_options` int32[B, 6 * C]; `verbs`, `things`: int32[B, P, L], each option's verb and
+    thing column.
     """
     batch, plans, length = verbs.shape
-    columns = action_table.shape[1]
+    columns = options.shape[1] // NUM_VERBS
     combo = (verbs * columns + things).reshape(batch, plans * length)
-    # One gather for both tables: an option's action, plus 8 if it is done.
-    packed = (action_table + 8 * done_table).reshape(-1, batch).T
-    options = jnp.take_along_axis(packed, combo, axis=1).reshape(verbs.shape)
-    chosen = jnp.full((batch, plans), codes.DONE, options.dtype)
+    chosen_options = jnp.take_along_axis(options, combo, axis=1).reshape(verbs.shape)
+    chosen = jnp.full((batch, plans), codes.DONE, chosen_options.dtype)
     for position in reversed(range(length)):  # ends at the first option not done
-        chosen = jnp.where(options[..., position] >= 8, chosen, options[..., position])
+        chosen = jnp.where(chosen_options[..., position] >= 8, chosen, chosen_options[..., position])
     return chosen

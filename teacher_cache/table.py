@@ -186,6 +186,31 @@ def from_document(document: dict, path: str, task: str | None = None) -> Table:
     )
 
 
+def stack(tables: list[Table]) -> Table:
+    """Tables of one task as one, with a leading axis over them, each padded to the most plans and options of
+    any (with plans of probability 0 and options that wait): members of one run taught by different tables
+    index it. Its path names them all, joined by ' + '."""
+    tasks = {table.task for table in tables}
+    if len(tasks) != 1:
+        raise TableError(f"tables of one task only can be stacked, got tables for {', '.join(sorted(tasks))}")
+    plans = max(table.verbs.shape[1] for table in tables)
+    length = max(table.verbs.shape[2] for table in tables)
+    wait = plan_text.ALL_VERBS.index(plan_text.WAIT)
+    no_object = len(tables[0].vocabulary.things)
+
+    def padded(array, value, size):
+        return jnp.pad(array, [(0, 0)] + [(0, s - n) for s, n in zip(size, array.shape[1:])], constant_values=value)
+
+    return Table(
+        verbs=jnp.stack([padded(t.verbs, wait, (plans, length)) for t in tables]),
+        things=jnp.stack([padded(t.things, no_object, (plans, length)) for t in tables]),
+        probabilities=jnp.stack([padded(t.probabilities, 0.0, (plans,)) for t in tables]),
+        task=tables[0].task,
+        path=" + ".join(table.path for table in tables),
+        provenance_json=json.dumps([table.provenance for table in tables], sort_keys=True),
+    )
+
+
 def read_document(path: str) -> dict:
     """The parsed JSON of a table file, with clear errors for a missing or malformed file."""
     if not os.path.exists(path):

@@ -6,6 +6,7 @@ import os
 import jax
 import pytest
 
+import teacher_cache
 from student import recipe, run_folder
 from student.config import ConfigError, DistillConfig, PPOConfig, Sweep, TrainConfig
 
@@ -54,7 +55,8 @@ def test_a_saved_configuration_reads_back_equal(tmp_path):
 
 def saved_run(tmp_path, num_envs: int) -> tuple[str, dict]:
     """A run folder created with the recipe for num_envs, and its config.json record."""
-    run_dir = run_folder.create(TrainConfig(num_envs=num_envs, out=str(tmp_path / "run")), None, jax.devices())
+    config = TrainConfig(num_envs=num_envs, out=str(tmp_path / "run"))
+    run_dir = run_folder.create(config, [teacher_cache.load(config.task)], jax.devices())
     with open(os.path.join(run_dir, run_folder.CONFIG)) as file:
         return run_dir, json.load(file)
 
@@ -106,7 +108,7 @@ def test_a_run_saved_with_the_recipe_under_derived_reads_back_with_it(tmp_path):
 def test_traced_and_static_fields():
     config = TrainConfig(ppo=PPOConfig(learning_rate=1e-3))
     leaves = jax.tree.leaves(config)
-    assert len(leaves) == 8 + 4  # PPO's numbers and the λ schedule; everything else shapes the program
+    assert len(leaves) == 8 + 4 + 3  # PPO's numbers, the λ schedule, how it is taught; the rest shapes the program
     assert config.ppo.learning_rate in leaves and config.num_envs not in leaves
 
 

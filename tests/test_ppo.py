@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import os
 
 import chex
 import jax
@@ -117,7 +118,7 @@ def test_each_transition_holds_the_teachers_prior_of_the_observation_the_student
     learner, _, state, rollout = one_member(config, env, teacher_cache.load("SimpleDoorKey", task="SimpleDoorKey"))
     _, transitions = rollout(state)
     seen, _ = replayed(env, state.timestep, transitions.action)
-    expected = jax.jit(teacher_cache.prior)(learner.table, seen)
+    expected = jax.jit(teacher_cache.prior)(teacher_cache.load("SimpleDoorKey"), seen)
     assert float(np.asarray(transitions.teacher).sum(-1).min()) > 0.99  # a distribution at every step
     np.testing.assert_allclose(np.asarray(transitions.teacher), np.asarray(expected), atol=1e-6)
 
@@ -172,6 +173,29 @@ def test_a_sweep_over_numeric_hyperparameters_is_one_program():
         return float(sum(jax.tree.leaves(squares)))
 
     assert moved(2) > 10 * moved(0)  # the larger learning rate moved the parameters further
+
+
+GEMMA_TABLE = os.path.join(tables.TABLES_DIR, "SimpleDoorKey.gemma3-270m.json")
+
+
+def test_members_taught_differently_in_one_program_train_as_each_trained_alone():
+    # The reproduction's four methods side by side, two seeds each: the tables stacked, soft or hard and the
+    # distillation term traced per member. Each member trains as its method trained alone with its seed.
+    methods = ("llm4teach", "llm4teach-hard", "ppo", f"llm4teach@{GEMMA_TABLE}")
+    config = tiny(method="llm4teach", task="SimpleDoorKey", seeds=(0, 1), sweep=Sweep(method=methods))
+    assert config.tables == ("SimpleDoorKey", GEMMA_TABLE) and config.hard is None
+    program, together, together_metrics = trained(config)
+    for m, (seed, setting) in enumerate(config.members):
+        method, table = config.variant(setting)
+        alone_config = tiny(method=method, task="SimpleDoorKey", seeds=(seed,),
+                            teacher=table if table not in (None, "SimpleDoorKey") else None)
+        _, alone, alone_metrics = trained(alone_config)
+        chex.assert_trees_all_close(jax.tree.map(lambda x: x[m], together.params),
+                                    jax.tree.map(lambda x: x[0], alone.params), rtol=1e-4, atol=1e-5)
+        for name in ("loss", "policy_loss", "value_loss", "entropy", "episodes", "distill_coefficient"):
+            np.testing.assert_allclose(together_metrics[name][m], alone_metrics[name][0], rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{name} of {setting}, seed {seed}")
+    np.testing.assert_array_equal(together_metrics["distill_coefficient"][4:6], 0.0)  # ppo's members
 
 
 def test_the_teacher_is_consulted_while_lambda_is_above_zero_for_some_member():

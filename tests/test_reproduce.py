@@ -168,8 +168,8 @@ def test_a_folder_made_before_a_default_changed_is_refused_naming_the_option(tmp
 
 @pytest.mark.slow
 def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_path, monkeypatch):
-    """The first session runs its parts in this process (--workers 1) and is interrupted after the
-    first chunk of its first run; the second runs what is left side by side in two worker processes."""
+    """The first session runs its parts in this process (--workers 1), the training first, and is interrupted
+    after its first chunk; the second runs what is left side by side in two worker processes."""
     out = str(tmp_path / "results")
     argv = ["--quick", "--tasks", "SimpleDoorKey", "--methods", "llm4teach", "ppo", "--num-envs", "64",
             "--frames.SimpleDoorKey", "4096", "--teacher-episodes", "50", "--out", out]
@@ -184,19 +184,17 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
 
     monkeypatch.setattr(reproduce, "train_part", interrupted_after_a_chunk)
     assert reproduce.main(argv + ["--workers", "1"]) == 130
-    first_run = os.path.join(out, "runs", "SimpleDoorKey", "llm4teach")
+    first_run = os.path.join(out, "runs", "SimpleDoorKey")  # both methods, one program
     teacher_file = os.path.join(out, "teacher", "SimpleDoorKey.json")
-    kept = os.path.getmtime(teacher_file)
     assert (os.listdir(os.path.join(first_run, "checkpoints"))
             and not os.path.exists(os.path.join(first_run, "eval.json")))
-    assert not os.path.exists(os.path.join(out, "table.md"))
+    assert not os.path.exists(os.path.join(out, "table.md")) and not os.path.exists(teacher_file)
     with open(os.path.join(out, "meta.json")) as file:
-        first_parts = json.load(file)["parts"]
-    assert set(first_parts) == {"SimpleDoorKey teacher alone"}
+        assert json.load(file)["parts"] == {}
 
     monkeypatch.setattr(reproduce, "train_part", train_part)
     assert reproduce.main(argv + ["--workers", "2"]) == 0
-    assert os.path.getmtime(teacher_file) == kept  # nothing finished was redone
+    kept = os.path.getmtime(teacher_file)
 
     for name in ("table.md", "table.csv", "SimpleDoorKey.png", "all_tasks.png", "meta.json"):
         assert os.path.getsize(os.path.join(out, name)) > 0
@@ -211,20 +209,19 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
     assert float(rows["teacher-authors-soft"]["success_mean"]) > 0.9
     with open(os.path.join(out, "meta.json")) as file:
         meta = json.load(file)
-    assert set(meta["runs"]) == {"SimpleDoorKey llm4teach", "SimpleDoorKey ppo"}
-    assert meta["runs"]["SimpleDoorKey ppo"]["config"]["seeds"] == [0, 1]
-    assert {"SimpleDoorKey teacher alone", "SimpleDoorKey llm4teach", "SimpleDoorKey ppo"} <= set(meta["parts"])
-    assert all(meta["parts"][name] == part for name, part in first_parts.items())
+    assert set(meta["runs"]) == {"SimpleDoorKey"}
+    assert meta["runs"]["SimpleDoorKey"]["config"]["seeds"] == [0, 1]
+    assert meta["runs"]["SimpleDoorKey"]["config"]["sweep"]["method"] == ["llm4teach", "ppo"]
+    assert {"SimpleDoorKey teacher alone", "SimpleDoorKey training"} <= set(meta["parts"])
     assert [session["workers"] for session in meta["sessions"]] == [1, 2]
     assert meta["versions"]["jax"] and meta["cpu"]
     # Wall time is that of the launches, one after another; the parts of one launch ran within it.
     assert meta["wall_seconds"] == pytest.approx(sum(session["seconds"] for session in meta["sessions"]), abs=0.2)
-    parts = [meta["parts"][f"SimpleDoorKey {method}"]["seconds"] for method in ("llm4teach", "ppo")]
-    assert meta["sessions"][1]["seconds"] >= max(parts)
+    assert meta["sessions"][1]["seconds"] >= meta["parts"]["SimpleDoorKey training"]["seconds"]
 
     from student import metrics
-    runs = {method: metrics.read(os.path.join(out, "runs", "SimpleDoorKey", method, "metrics.jsonl"))
-            for method in ("llm4teach", "ppo")}
+    rows = metrics.read(os.path.join(first_run, "metrics.jsonl"))
+    runs = {method: [row for row in rows if row["setting"] == {"method": method}] for method in ("llm4teach", "ppo")}
     resumed = [(row["seed"], row["update"]) for row in runs["llm4teach"]]  # continued from its checkpoint
     assert sorted(resumed) == sorted(set(resumed)) and {u for _, u in resumed} == set(range(1, max(resumed)[1] + 1))
     figure = results.figure_task(str(tmp_path / "again.png"), "SimpleDoorKey", runs, [], reproduce.LABELS)
@@ -232,16 +229,16 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
 
     # A file cut short (the process killed while writing it, by an older version) is not taken for a finished one:
     # the run's final evaluation is made again from its last checkpoint, nothing retrained; meta.json anew.
-    ppo_run = os.path.join(out, "runs", "SimpleDoorKey", "ppo")
-    evaluation = json.load(open(os.path.join(ppo_run, "eval.json")))
-    logged = open(os.path.join(ppo_run, "metrics.jsonl")).read()
-    for name, cut in ((os.path.join(ppo_run, "eval.json"), '{"success_rate": 0.'), ("meta.json", '{"options": {')):
+    evaluation = json.load(open(os.path.join(first_run, "eval.json")))
+    logged = open(os.path.join(first_run, "metrics.jsonl")).read()
+    for name, cut in ((os.path.join(first_run, "eval.json"), '{"success_rate": 0.'), ("meta.json", '{"options": {')):
         with open(os.path.join(out, name), "w") as file:
             file.write(cut)
     assert reproduce.main(argv + ["--workers", "1"]) == 0
-    assert json.load(open(os.path.join(ppo_run, "eval.json"))) == evaluation
-    assert open(os.path.join(ppo_run, "metrics.jsonl")).read() == logged
-    assert set(json.load(open(os.path.join(out, "meta.json")))["parts"]) == {"SimpleDoorKey ppo", "results"}
+    assert json.load(open(os.path.join(first_run, "eval.json"))) == evaluation
+    assert open(os.path.join(first_run, "metrics.jsonl")).read() == logged
+    assert os.path.getmtime(teacher_file) == kept  # nothing finished was redone
+    assert set(json.load(open(os.path.join(out, "meta.json")))["parts"]) == {"SimpleDoorKey training", "results"}
 
 
 @pytest.mark.slow
