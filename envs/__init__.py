@@ -2,7 +2,8 @@
 
 Our three LLM4Teach tasks ("SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey") observe a
 uint8[10, 10, 4] memory map; any navix registry id ("Navix-DoorKey-8x8-v0", ...) works
-too, with navix's own observation. All share one interface:
+too, with navix's own observation or (`observation="memory_map"`) the same memory map on
+its own grid, seen through MiniGrid's default 7x7 view. All share one interface:
 `reset(key) -> Timestep`, `step(timestep, action) -> Timestep` (and `step_batch`, the same
 over a batch, drawing new episodes only for the environments that end), automatic reset
 within the ending step (`envs.environment`), and the observation's categories per channel.
@@ -20,16 +21,20 @@ from envs import codes
 from envs.doorkey import DoorKeyEnv, DoorKeyState
 from envs.environment import Environment, reset_budget
 from envs.layouts import TASK_SPECS, TaskSpec, layout_from_world
+from envs.navix_memory_map import NavixMemoryMap
 from envs.navix_tasks import NavixTask
 from envs.render import render_world
 
 TASKS = tuple(TASK_SPECS)
+OBSERVATIONS = ("navix", "memory_map")
 
 __all__ = [
+    "OBSERVATIONS",
     "TASKS",
     "DoorKeyEnv",
     "DoorKeyState",
     "Environment",
+    "NavixMemoryMap",
     "NavixTask",
     "StepType",
     "TaskSpec",
@@ -47,21 +52,36 @@ def make(name: str, **overrides) -> Environment:
     """An environment by name: one of `TASKS` or a navix registry id.
 
     Overrides: `autoreset` for every task; for ours also the `TaskSpec` fields
-    (`max_steps`, `min_room`, `max_room`, ...); for navix ids, anything `navix.make` takes.
+    (`max_steps`, `min_room`, `max_room`, ...); for navix ids, anything `navix.make` takes, and
+    `observation`: "navix" (navix's own, the default) or "memory_map" (ours, `envs.navix_memory_map`).
     """
+    observation = overrides.pop("observation", None)
+    if observation not in (None, *OBSERVATIONS):
+        raise ValueError(f"unknown observation {observation!r}: use one of {', '.join(OBSERVATIONS)}")
     if name in TASK_SPECS:
+        if observation not in (None, "memory_map"):
+            raise ValueError(f"{name} is observed through a memory map only, not {observation!r}")
         autoreset = overrides.pop("autoreset", True)
         fields = {f.name for f in dataclasses.fields(TaskSpec)} - {"name"}
         unknown = set(overrides) - fields
         if unknown:
-            raise ValueError(f"{name} has no setting {sorted(unknown)}; settings: {sorted(fields | {'autoreset'})}")
+            settings = sorted(fields | {"autoreset", "observation"})
+            raise ValueError(f"{name} has no setting {sorted(unknown)}; settings: {settings}")
         return DoorKeyEnv(dataclasses.replace(TASK_SPECS[name], **overrides), autoreset=autoreset)
     if name in navix.registry():
-        return NavixTask.make(name, **overrides)
+        try:
+            return (NavixMemoryMap if observation == "memory_map" else NavixTask).make(name, **overrides)
+        except TypeError as error:  # navix's environments take their settings as keyword arguments
+            raise ValueError(f"{name} refused the settings {sorted(overrides)}: {error}") from None
     raise ValueError(
         f"unknown task {name!r}: use one of {', '.join(TASKS)} or a navix id such as 'Navix-DoorKey-8x8-v0' "
-        f"(all ids: sorted(navix.registry()))"
+        f"(`python -m envs` lists every id)"
     )
+
+
+def task_ids() -> list[str]:
+    """Every task `make` knows: ours, then navix's registered ids."""
+    return [*TASKS, *sorted(navix.registry())]
 
 
 def _doorkey(name: str) -> DoorKeyEnv:

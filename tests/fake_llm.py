@@ -14,10 +14,11 @@ NOISE = " hmm"
 
 
 def requires(module: str):
-    """Imports a module of the llm extra, or skips the test (fails it where LLM4TEACH_REQUIRE_LLM is set, as in CI)."""
+    """Imports a module that ./setup.sh --llm installs, or skips the test (fails it where LLM4TEACH_REQUIRE_LLM is
+    set, as in CI)."""
     if os.environ.get("LLM4TEACH_REQUIRE_LLM"):
         return __import__(module)
-    return pytest.importorskip(module, reason="needs the llm extra: ./setup.sh --llm")
+    return pytest.importorskip(module, reason="needs ./setup.sh --llm")
 
 
 def tiny_model(folder, chat_template: str | None = None) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 import train
 from student import metrics, run
+from tests.fake_llm import requires
 from student.config import PPOConfig, TrainConfig
 
 # 4 chunks of 2 updates of 16 x 8 frames, a checkpoint every 2 chunks, two seeds.
@@ -73,7 +74,7 @@ def test_tensorboard_holds_the_metrics_rows_and_a_resumed_run_adds_no_duplicate_
 
 
 def test_weights_and_biases_writes_an_offline_run_in_the_run_folder(tmp_path, monkeypatch):
-    pytest.importorskip("wandb")
+    requires("wandb")
     monkeypatch.setenv("WANDB_SILENT", "true")
     out = str(tmp_path / "run")
     config = TrainConfig(**{**SMALL, "total_frames": 2 * 16 * 8, "seeds": (0,)}, out=out, log=("wandb",))

@@ -35,6 +35,13 @@ def test_truncation_resets_in_the_same_step():
     assert times == [1, 2, 0, 1, 2, 0, 1]  # navix alone would spend a step (t = 0 again) after each end
 
 
-def test_unknown_navix_setting_is_an_error():
-    with pytest.raises(TypeError):
+def test_unknown_navix_setting_is_an_error_naming_it():
+    with pytest.raises(ValueError, match=rf"{NAME} refused the settings \['no_such_setting'\]: .*no_such_setting"):
         envs.make(NAME, no_such_setting=1)
+
+
+def test_an_unknown_task_says_where_the_ids_are_listed(capsys):
+    with pytest.raises(ValueError, match=r"unknown task 'DoorKey'.*`python -m envs` lists every id"):
+        envs.make("DoorKey")
+    ids = envs.task_ids()
+    assert ids[:3] == list(envs.TASKS) and NAME in ids and len(ids) > 80
