@@ -195,7 +195,10 @@ class TrainConfig:
     """Train a student with PPO and the LLM teacher's distillation term."""
 
     task: str = static_field("SimpleDoorKey")
-    """SimpleDoorKey, LavaDoorKey, ColoredDoorKey, or a navix id such as Navix-DoorKey-8x8-v0 (ppo only)."""
+    """SimpleDoorKey, LavaDoorKey, ColoredDoorKey, or a navix id such as Navix-DoorKey-16x16-v0 (`python -m envs`)."""
+    observation: Literal["memory_map", "navix"] = static_field("memory_map")
+    """What the student sees of a navix task: memory_map (every cell seen this episode, as on our tasks; the
+    teacher reads it) or navix (navix's own observation; ppo only)."""
     method: Literal["llm4teach", "llm4teach-hard", "ppo"] = static_field("llm4teach")
     """llm4teach: soft teacher; llm4teach-hard: one plan drawn per step; ppo: no teacher."""
     teacher: str | None = static_field(None)
@@ -386,6 +389,9 @@ class TrainConfig:
             raise ConfigError(f"--gif-episodes must be between 0 and 16, got {self.gif_episodes}")
         if self.teacher is not None and not self.uses_teacher:
             raise ConfigError("--teacher has no effect with --method ppo; drop it or pick llm4teach")
+        if self.observation != "memory_map" and self.uses_teacher:
+            raise ConfigError(f"the teacher reads the memory map, not --observation {self.observation}; drop it or "
+                              "train with --method ppo")
         if len(set(self.sweep.method)) != len(self.sweep.method):
             raise ConfigError(f"--sweep.method must list distinct methods, got {list(self.sweep.method)}")
         if self.distill.preset != "custom":

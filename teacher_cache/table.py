@@ -33,9 +33,11 @@ from flax import struct
 from common import files
 from common.cli import UsageError
 
+from teacher_cache import generic_plans
 from teacher_cache import plans as plan_text
+from teacher_cache import task_vocabulary as any_task
 from teacher_cache.options import NUM_VERBS
-from teacher_cache.situations import VOCABULARIES, Vocabulary, vocabulary
+from teacher_cache.situations import VOCABULARIES, Vocabulary
 
 FORMAT = "llm4teach-teacher-table"
 FORMAT_VERSION = 1
@@ -70,7 +72,7 @@ class Table:
     provenance_json: str = struct.field(pytree_node=False)
 
     @property
-    def vocabulary(self) -> Vocabulary:
+    def vocabulary(self) -> Vocabulary | any_task.TaskVocabulary:
         return vocabulary(self.task)
 
     @property
@@ -78,15 +80,32 @@ class Table:
         return json.loads(self.provenance_json)
 
 
+def vocabulary(task: str, path: str | None = None) -> Vocabulary | any_task.TaskVocabulary:
+    """The situation vocabulary of a task's tables: the authors' for our three tasks, the generic teacher's
+    (`task_vocabulary`) for a navix id; TableError (naming `path`, if given) where there is none."""
+    where = f"teacher table {path}: " if path else ""
+    if task in VOCABULARIES:
+        return VOCABULARIES[task]
+    if not any_task.is_navix_task(task):
+        raise TableError(f"{where}unknown task {task!r} (tables exist for {', '.join(VOCABULARIES)} and navix ids, "
+                         "`python -m envs` lists them)")
+    try:
+        return any_task.vocabulary(task)
+    except any_task.UnknownTaskError as error:
+        raise TableError(f"{where}{error}") from None
+
+
 def default_path(task: str) -> str:
-    """The shipped default table of a task (the authors' published answer distributions)."""
-    return os.path.join(TABLES_DIR, f"{task}.authors.json")
+    """The shipped default table of a task: for our tasks the authors' published answer distributions, for a
+    navix task the reference table written by hand (`hand_tables`)."""
+    return os.path.join(TABLES_DIR, f"{task}.{'authors' if task in VOCABULARIES else 'written-by-hand'}.json")
 
 
 def shipped_paths(task: str) -> list[str]:
     """Every table shipped for a task (the authors' first, then those built here), sorted."""
     names = sorted(name for name in os.listdir(TABLES_DIR) if name.startswith(f"{task}.") and name.endswith(".json"))
-    return [os.path.join(TABLES_DIR, name) for name in sorted(names, key=lambda n: ".authors." not in n)]
+    default = os.path.basename(default_path(task))
+    return [os.path.join(TABLES_DIR, name) for name in sorted(names, key=lambda n: n != default)]
 
 
 def _check(condition: bool, path: str, problem: str):
@@ -94,7 +113,14 @@ def _check(condition: bool, path: str, problem: str):
         raise TableError(f"teacher table {path}: {problem}")
 
 
-def validate(document: Any, path: str, task: str | None = None) -> Vocabulary:
+def check_option(option: Any, vocab: Vocabulary | any_task.TaskVocabulary) -> str | None:
+    """What is wrong with a stored option for this vocabulary, or None."""
+    if isinstance(vocab, any_task.TaskVocabulary):
+        return generic_plans.check_option(option, vocab)
+    return plan_text.check_option(option, vocab)
+
+
+def validate(document: Any, path: str, task: str | None = None) -> Vocabulary | any_task.TaskVocabulary:
     """Checks a parsed table document; returns its vocabulary or raises TableError."""
     _check(isinstance(document, dict), path, "expected a JSON object at the top level")
     _check(document.get("format") == FORMAT, path, f"not a teacher table (format should be {FORMAT!r})")
@@ -102,10 +128,10 @@ def validate(document: Any, path: str, task: str | None = None) -> Vocabulary:
     _check(version == FORMAT_VERSION, path,
            f"format_version {version!r} is not supported (this tool reads {FORMAT_VERSION})")
     file_task = document.get("task")
-    _check(file_task in VOCABULARIES, path, f"unknown task {file_task!r} (tables exist for {', '.join(VOCABULARIES)})")
+    _check(isinstance(file_task, str), path, f"'task' should name a task, got {file_task!r}")
     _check(task is None or file_task == task, path,
            f"the table is for {file_task}, not {task}; build or pick one for {task}")
-    vocab = vocabulary(file_task)
+    vocab = vocabulary(file_task, path)
     declared = document.get("vocabulary")
     _check(isinstance(declared, dict), path, "missing 'vocabulary' ({'name': ..., 'situations': [...]})")
     _check(
@@ -139,7 +165,7 @@ def validate(document: Any, path: str, task: str | None = None) -> Vocabulary:
             _check(isinstance(entry["options"], list) and entry["options"], path,
                    f"{where}: plan {entry['plan']!r} has no options")
             for option in entry["options"]:
-                problem = plan_text.check_option(option, vocab)
+                problem = check_option(option, vocab)
                 _check(problem is None, path, f"{where}, plan {entry['plan']!r}: {problem}")
         _check(abs(total - 1.0) <= PROBABILITY_TOLERANCE, path, f"{where}: probabilities sum to {total:.6f}, not 1")
     return vocab
@@ -156,7 +182,10 @@ def from_document(document: dict, path: str, task: str | None = None) -> Table:
         for entry in document["plans"][situation.text]:
             options = []
             for verb, phrase in entry["options"]:
-                thing = plan_text.resolve(phrase, situation.colour_order, vocab)
+                if isinstance(vocab, any_task.TaskVocabulary):
+                    thing = -1 if phrase is None else vocab.noun(phrase)
+                else:
+                    thing = plan_text.resolve(phrase, situation.colour_order, vocab)
                 if phrase is not None and thing < 0:
                     # Names nothing in this situation (e.g. color2 where one colour is mentioned).
                     options.append((wait, no_object))
@@ -224,17 +253,20 @@ def read_document(path: str) -> dict:
 
 def load(task_or_path: str, task: str | None = None) -> Table:
     """A table by task name (its shipped default) or by file path; `task` demands a table for that task."""
-    if task_or_path in VOCABULARIES:
+    if task_or_path in VOCABULARIES or any_task.is_navix_task(task_or_path):
         if task is not None and task != task_or_path:
             raise TableError(f"asked for a {task} table but named the task {task_or_path}")
         task, path = task_or_path, default_path(task_or_path)
+        if not os.path.exists(path):
+            raise TableError(f"no teacher table is shipped for {task}: build one (python -m teacher_cache.build "
+                             f"--task {task} --out TABLE.json ...) and pass it with --teacher TABLE.json")
     else:
         path = task_or_path
     return from_document(read_document(path), path, task)
 
 
 def document(task: str, plans: dict[str, list[dict]], provenance: dict) -> dict:
-    """A table document for `task` with its vocabulary, from plans keyed by situation text."""
+    """A table document for `task` (ours or a navix id) with its vocabulary, from plans keyed by situation text."""
     vocab = vocabulary(task)
     full_provenance = {field: None for field in PROVENANCE_FIELDS}
     full_provenance.update({"date": datetime.date.today().isoformat(), "tool_version": tool_version()})
