@@ -5,10 +5,12 @@ acting alone, and the results as a table and figures.
     python -m bench.reproduce --quick                  # a smoke run in minutes: small budgets, 2 seeds
     python -m bench.reproduce --tasks LavaDoorKey --methods llm4teach ppo
     python -m bench.reproduce --out results/<folder>    # finish an interrupted one
+    python -m bench.reproduce --tasks Navix-DoorKey-16x16-v0 Navix-KeyCorridorS3R3-v0 --methods llm4teach ppo
 
 Methods: `llm4teach` (soft teacher, the authors' table), `llm4teach-hard` (one plan drawn per
 step), `ppo` (no teacher), `llm4teach-gemma` (soft teacher, the table Gemma 3 270M built here: a
-weak LLM teacher). A task's methods and seeds train as the members of one compiled program
+weak LLM teacher). On a navix task the default table is the reference table written by hand
+(`teacher_cache.hand_tables`), and its rows say so. A task's methods and seeds train as the members of one compiled program
 (`--sweep.method`: the tables stacked, soft or hard and the distillation term traced per member)
 into `runs/<task>/`, a run folder like train.py's. The teacher alone (soft and hard, both tables)
 plays `--teacher-episodes` episodes per task into `teacher/<task>.json`, one more program. On a CPU
@@ -46,7 +48,7 @@ from common.progress import clock
 from common.cli import UsageError
 from student import run_folder
 from student.config import ConfigError, TrainConfig, declared, declaring
-from teacher_cache.table import TABLES_DIR
+from teacher_cache.table import TABLES_DIR, default_path
 
 METHODS = ("llm4teach", "llm4teach-hard", "ppo", "llm4teach-gemma")
 LABELS = {
@@ -58,6 +60,11 @@ LABELS = {
     "teacher-authors-hard": "teacher alone, hard (authors' table)",
     "teacher-gemma-soft": "teacher alone, soft (Gemma table)",
     "teacher-gemma-hard": "teacher alone, hard (Gemma table)",
+    # A navix task's default table is written by hand, never the authors'.
+    "llm4teach-reference": "LLM4Teach, soft (reference table, written by hand)",
+    "llm4teach-hard-reference": "LLM4Teach, hard (reference table, written by hand)",
+    "teacher-reference-soft": "teacher alone, soft (reference table, written by hand)",
+    "teacher-reference-hard": "teacher alone, hard (reference table, written by hand)",
 }
 # Frames per seed. On an accelerator, budgets by which every method has settled (H100, 5 seeds: PPO and
 # the Gemma-taught student end at 0.98-0.99 on every task); on a CPU, what 2 cores do in under
@@ -65,6 +72,8 @@ LABELS = {
 # past the drop of λ (400k frames) and level off, while PPO and the Gemma-taught student are still climbing.
 BUDGETS = {"SimpleDoorKey": 102_400, "LavaDoorKey": 512_000, "ColoredDoorKey": 512_000}
 SETTLED_BUDGETS = {"SimpleDoorKey": 1_024_000, "LavaDoorKey": 2_048_000, "ColoredDoorKey": 2_048_000}
+# A navix task's, on any device: the frames within which the taught student should pass 0.9 on the hard tasks.
+NAVIX_BUDGET = 2_000_000
 
 
 def default_budgets() -> dict[str, int]:
@@ -93,8 +102,8 @@ QUICK = {"seeds": (0, 1), "frames": {task: 20_480 for task in BUDGETS}, "teacher
 class Options:
     """Reproduce the paper's comparison: tasks x methods x seeds, the teacher alone, a table and figures."""
 
-    tasks: tuple[Literal["SimpleDoorKey", "LavaDoorKey", "ColoredDoorKey"], ...] = envs.TASKS
-    """Tasks to run."""
+    tasks: tuple[str, ...] = envs.TASKS
+    """Tasks to run: SimpleDoorKey, LavaDoorKey, ColoredDoorKey, or navix ids with a shipped table."""
     methods: tuple[Literal["llm4teach", "llm4teach-hard", "ppo", "llm4teach-gemma"], ...] = METHODS
     """Methods to train on each task."""
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -102,7 +111,7 @@ class Options:
     frames: dict[str, int] = dataclasses.field(default_factory=default_budgets)
     """Frames per seed by task (--frames.LavaDoorKey 2048000 sets one). Default on a CPU: SimpleDoorKey 102,400,
     the others 512,000 (under 20 minutes on 2 cores; PPO and the Gemma-taught student still climbing); on an
-    accelerator 1,024,000 and 2,048,000, by which every method has settled."""
+    accelerator 1,024,000 and 2,048,000, by which every method has settled; a navix task 2,000,000."""
     num_envs: int = 256
     """Environments per seed (the large-batch recipe sets the rest, as in train.py)."""
     evaluations: int = 25
@@ -135,11 +144,22 @@ class Options:
         for name, instead in OWN_TRAINING_OPTIONS.items():
             if given[name] != run_folder.declaration(declared())[name]:
                 raise ConfigError(f"--train.{name.replace('_', '-')} is set by the reproduction itself; {instead}")
+        unknown = [task for task in options.tasks if task not in envs.task_ids()]
+        if unknown:
+            raise ConfigError(f"--tasks: unknown task(s) {', '.join(unknown)}; `python -m envs` lists every id")
+        navix_budget = min(QUICK["frames"].values()) if options.quick else NAVIX_BUDGET
+        options = dataclasses.replace(options, frames={
+            **{task: navix_budget for task in options.tasks if task not in envs.TASKS}, **options.frames})
         missing = [task for task in options.tasks if task not in options.frames]
         if missing:
             raise ConfigError(f"--frames gives no budget for {', '.join(missing)}; give one for every task in --tasks")
         if not options.tasks or not options.methods:
             raise ConfigError("--tasks and --methods must each name at least one")
+        for task in options.tasks:
+            absent = [path for path in teacher_tables(task).values() if not os.path.exists(path)]
+            if "llm4teach-gemma" in options.methods and absent:
+                raise ConfigError(f"no Gemma 3 270M table is shipped for {task} ({absent[0]}): build one "
+                                  "(docs/tables.md) or leave llm4teach-gemma out of --methods")
         if min(options.evaluations, options.eval_episodes, options.final_eval_episodes, options.teacher_episodes) < 2:
             raise ConfigError("--evaluations and the episode counts must be at least 2")
         if options.workers is not None and options.workers < 1:
@@ -190,7 +210,15 @@ def run_config(options: Options, task: str, folder: str) -> TrainConfig:
 
 
 def teacher_tables(task: str) -> dict[str, str]:
-    return {"authors": task, "gemma": os.path.join(TABLES_DIR, f"{task}.gemma3-270m.json")}
+    """The tables of a task's teacher by source: the default (the authors', or on a navix task the reference
+    table written by hand) and Gemma 3 270M's."""
+    default = "authors" if task in envs.TASKS else "reference"
+    return {default: default_path(task), "gemma": os.path.join(TABLES_DIR, f"{task}.gemma3-270m.json")}
+
+
+def row_method(task: str, method: str) -> str:
+    """A method's key in the table: a navix task's default table is named for what it is (written by hand)."""
+    return f"{method}-reference" if task not in envs.TASKS and method in ("llm4teach", "llm4teach-hard") else method
 
 
 def git_commit() -> str | None:
@@ -283,7 +311,7 @@ def teacher_part(options: Options, task: str, path: str) -> None:
     from teacher_cache.evaluate import play_each
     from teacher_cache.table import load
 
-    sources = teacher_tables(task)
+    sources = {source: path for source, path in teacher_tables(task).items() if os.path.exists(path)}
     tables = [load(table_path, task=task) for table_path in sources.values()]
     played = iter(play_each(tables, task, options.teacher_episodes, seed=0))  # one program: each table, soft, hard
     outcomes = {}
@@ -564,8 +592,8 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
             mine = {"method": sweep_method(task, method)}  # the members trained with it
             method_rows = [row for row in rows if row.get("setting") == mine]
             method_final = {**final, "per_seed": [s for s in final["per_seed"] if s.get("setting") == mine]}
-            table.append(results.student_row(task, method, method_final, method_rows, config.seeds))
-            runs[method] = method_rows
+            table.append(results.student_row(task, row_method(task, method), method_final, method_rows, config.seeds))
+            runs[row_method(task, method)] = method_rows
         teachers = [results.teacher_row(task, method, outcome)
                     for method, outcome in files.read_json(teacher_paths[task]).items()]
         table += teachers

@@ -32,7 +32,7 @@ TINY = TrainConfig(num_steps=4, updates_per_chunk=1, ppo=PPOConfig(update_epochs
         (sample_efficiency.main, sample_efficiency.Options(eval_frames=0), "--eval-frames must be at least 1"),
         (env_throughput.main, env_throughput.Options(repeats=0), "--repeats must be at least 1, got 0"),
         (env_throughput.main, env_throughput.Options(tasks=("SimpleDoorKey", "DoorKey")),
-         r"--tasks must name tasks with a teacher \(SimpleDoorKey, .*\), got \['SimpleDoorKey', 'DoorKey'\]"),
+         r"--tasks must name tasks \(ours or navix ids, .*\), got \['SimpleDoorKey', 'DoorKey'\]"),
         (env_throughput.main, env_throughput.Options(tasks=()), r"--tasks must name tasks .*, got \[\]"),
         (scaling.main, scaling.Options(devices=(1, 0)), r"--devices must be at least 1, got \[1, 0\]"),
         (go_to_search.main, go_to_search.Options(sizes=()), r"--sizes must be at least 1, got \[\]"),
@@ -123,10 +123,14 @@ def test_the_sample_efficiency_benchmark_prints_a_row_per_method_and_size(capsys
 @pytest.mark.slow
 def test_the_environment_benchmark_prints_each_task_with_and_without_its_teacher(capsys):
     assert env_throughput.Options().tasks == envs.TASKS  # every task unless told (each row compiles for seconds)
-    env_throughput.main(env_throughput.Options(sizes=(8,), steps=2, repeats=1, tasks=("LavaDoorKey",)))
-    labels = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
-    assert labels == [f"{env_throughput.REFERENCE} (navix's own step)", "LavaDoorKey, vmapped step", "LavaDoorKey",
-                      "LavaDoorKey + teacher prior"]
+    navix_task = "Navix-DoorKey-5x5-v0"
+    env_throughput.main(env_throughput.Options(sizes=(8,), steps=2, repeats=1, tasks=("LavaDoorKey", navix_task)))
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
+    assert [row[1].strip() for row in rows] == [
+        f"{env_throughput.REFERENCE} (navix's own step)", "LavaDoorKey, vmapped step", "LavaDoorKey",
+        "LavaDoorKey + teacher prior", f"{navix_task} (navix's own step)", f"{navix_task}, memory map",
+        f"{navix_task}, memory map + teacher prior"]
+    assert rows[4][5].strip() == "100%"  # a navix task's rows are compared with its own navix row
 
 
 @pytest.mark.parametrize(

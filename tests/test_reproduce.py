@@ -96,6 +96,32 @@ def test_claims_on_a_table():
     assert results.claims(settled)[0][1] is False
 
 
+def test_on_a_navix_task_the_claims_judge_the_reference_table():
+    task = "Navix-DoorKey-16x16-v0"
+    table = [student("llm4teach-reference", [0.95, 0.96, 0.97], 20_000, 60_000, task=task),
+             student("ppo", [0.0, 0.0, 0.1], None, None, task=task),
+             teacher("teacher-reference-soft", 890, task=task)]
+    verdicts = {claim.split(": ", 1)[1]: holds for claim, holds, _ in results.claims(table)}
+    assert verdicts == {"the student reaches 0.9 sooner than PPO": True, "the student ends above its teacher": True}
+    table[-1] = teacher("teacher-reference-soft", 990, task=task)  # nothing to pass: not judged
+    assert [claim for claim, _, _ in results.claims(table)] == [f"{task}: the student reaches 0.9 sooner than PPO"]
+
+
+def test_a_navix_task_is_taught_by_its_reference_table_on_its_own_budget_and_says_so():
+    task = "Navix-DoorKey-8x8-v0"
+    options = reproduce.Options(tasks=(task,), methods=("llm4teach", "ppo")).resolved()
+    assert options.frames[task] == reproduce.NAVIX_BUDGET
+    assert reproduce.Options(tasks=(task,), methods=("ppo",), quick=True).resolved().frames[task] == 20_480
+    assert list(reproduce.teacher_tables(task)) == ["reference", "gemma"]
+    assert reproduce.row_method(task, "llm4teach") == "llm4teach-reference"
+    assert "written by hand" in LABELS["llm4teach-reference"] and "written by hand" in LABELS["teacher-reference-soft"]
+    assert reproduce.run_config(options, task, "results").tables == (task,)  # its default: the reference table
+    with pytest.raises(ConfigError, match="no Gemma 3 270M table is shipped for Navix-DoorKey-5x5-v0"):
+        reproduce.Options(tasks=("Navix-DoorKey-5x5-v0",)).resolved()
+    with pytest.raises(ConfigError, match="unknown task"):
+        reproduce.Options(tasks=("Navix-Nowhere-v0",)).resolved()
+
+
 def test_table_markdown_and_csv(tmp_path):
     table = [student("llm4teach", [0.95, 0.96, 0.97], 20_000, 60_000), student("ppo", [0.5, 0.6, 0.7], 90_000),
              teacher("teacher-authors-soft", 570)]
