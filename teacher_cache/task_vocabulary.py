@@ -167,7 +167,7 @@ def read_task(task: str, episodes: int = 64, seed: int = 0) -> TaskObjects:
     """What the task's first `episodes` episodes show, from its navix grids; `UnknownTaskError` (what is
     missing) for a task the generic teacher cannot name."""
     if not is_navix_task(task):
-        raise UnknownTaskError(f"{task!r} is not a navix task id (all ids: sorted(navix.registry()))")
+        raise UnknownTaskError(f"{task!r} is not a navix task id (`python -m envs` lists every id)")
     env = navix.make(task, observation_fn=navix.observations.symbolic)
 
     def first_grid(key):

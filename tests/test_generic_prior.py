@@ -78,13 +78,13 @@ def two_plan_table(task: str, first: str, second: str) -> tables.Table:
 def test_the_prior_mixes_the_plans_actions_by_their_probabilities():
     table = two_plan_table(DOORKEY, "explore", "wait")
     maps = played_maps(DOORKEY)[:64]
-    soft = jax.jit(lambda o: prior(table, o))(maps)
+    # One program (run op by op, the search compiles its operations one at a time: a minute).
+    soft, (actions, weights), hard = jax.jit(lambda o, key: (
+        prior(table, o), plans(table, o), prior(table, o, hard=True, key=key)))(maps, jax.random.PRNGKey(0))
     assert soft.shape == (64, 7)
     np.testing.assert_allclose(soft.sum(-1), 1.0, rtol=1e-6)
-    actions, weights = plans(table, maps)
     np.testing.assert_allclose(weights, np.tile([0.75, 0.25], (64, 1)))
     assert (actions[:, 1] == 6).all() and (soft[:, 6] >= 0.25 - 1e-6).all()
-    hard = prior(table, maps, hard=True, key=jax.random.PRNGKey(0))
     assert set(np.unique(hard)) <= {0.0, 1.0} and (hard.sum(-1) == 1).all()
     with pytest.raises(ValueError, match="pass key"):
         prior(table, maps, hard=True)
@@ -93,8 +93,8 @@ def test_the_prior_mixes_the_plans_actions_by_their_probabilities():
 def test_the_prior_takes_any_batch_shape_and_folds_a_vmap_into_the_batch():
     table = hand_tables.table(DOORKEY)
     maps = jnp.asarray(played_maps(DOORKEY)[:24])
-    flat = prior(table, maps)
-    np.testing.assert_array_equal(prior(table, maps.reshape(2, 12, 8, 8, 4)).reshape(24, 7), flat)
+    flat = jax.jit(lambda o: prior(table, o))(maps)
+    np.testing.assert_array_equal(jax.jit(lambda o: prior(table, o))(maps.reshape(2, 12, 8, 8, 4)).reshape(24, 7), flat)
     np.testing.assert_array_equal(jax.jit(jax.vmap(lambda o: prior(table, o)))(maps.reshape(4, 6, 8, 8, 4))
                                   .reshape(24, 7), flat)
     with pytest.raises(ValueError, match="memory maps are uint8"):

@@ -241,8 +241,7 @@ def unrewarded(env):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("radius, hidden", [(8, 64), (6, 128)])
-def test_with_a_large_lambda_and_no_reward_the_policy_converges_to_the_teacher(radius, hidden):
+def test_with_a_large_lambda_and_no_reward_the_policy_converges_to_the_teacher(radius=8, hidden=64):
     env, table = unrewarded(envs.make("SimpleDoorKey")), teacher_cache.load("SimpleDoorKey")
     config = TrainConfig(num_envs=64, num_steps=16, updates_per_chunk=40, seeds=SEEDS,
                          network=NetworkConfig(embed=8, hidden=hidden, egocentric_radius=radius),
@@ -262,8 +261,8 @@ def test_with_a_large_lambda_and_no_reward_the_policy_converges_to_the_teacher(r
     untrained = kl_to_teacher(program, program.init())
     after = kl_to_teacher(program, state)
     print(f"KL(teacher || student) per seed: untrained {untrained}, trained {after}")
-    # Measured here: 0.05-0.11 of the untrained KL on both networks and all seeds; another CPU model gave
-    # 0.22 for one seed of the first network (before the authors' explore). The bound leaves room for both.
+    # Measured here: 0.05-0.11 of the untrained KL on every seed (and with radius 6, hidden 128); another CPU
+    # model gave 0.22 for one seed (before the authors' explore). The bound leaves room for both.
     assert (untrained > 1.0).all() and (after < 0.4 * untrained).all()
 
 
