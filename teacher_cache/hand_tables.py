@@ -58,7 +58,7 @@ def plan(vocab: TaskVocabulary, situation: Situation) -> str:
 
 
 def plans(task: str) -> dict[str, list[dict]]:
-    """Situation text -> its one plan (`generic_table.entry`, probability 1) for every situation of a navix task."""
+    """Situation text -> its one plan (`generic_plans.entry`, probability 1) for every situation of a navix task."""
     vocab = vocabulary(task)
     return {situation.text: [entry(plan(vocab, situation), 1.0, vocab)] for situation in vocab.situations}
 

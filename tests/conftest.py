@@ -22,7 +22,9 @@ from tests.fake_llm import ChatServerStub  # noqa: E402
 # workers first: a long module dealt last would keep one worker busy while the other idles.
 # pyproject.toml turns off xdist's own order (most tests first), which deals them last.
 LONGEST_FIRST = ("test_ppo.py", "test_sharding.py", "test_build.py", "test_run.py", "test_bench.py",
-                 "test_reproduce.py", "test_prior.py", "test_doorkey.py", "test_options.py", "test_episodes.py")
+                 "test_reproduce.py", "test_navix_memory_map.py", "test_any_task.py", "test_generic_prior.py",
+                 "test_task_vocabulary.py", "test_own_task.py", "test_generic_options.py", "test_loggers.py",
+                 "test_prior.py", "test_doorkey.py", "test_options.py", "test_episodes.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -13,7 +13,7 @@ import pytest
 
 from envs import codes, view
 from teacher_cache import generic_options, hand_tables
-from teacher_cache.generic_table import parse_plan
+from teacher_cache.generic_plans import parse_plan
 from teacher_cache.options import MAX_STEPS, packed_options, plan_actions
 from teacher_cache.situations import batch_last
 from teacher_cache.task_vocabulary import TaskObjects, look, situation_ids, vocabulary_of

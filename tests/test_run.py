@@ -206,7 +206,7 @@ def test_a_sweep_trains_its_grid_in_one_run_folder(tmp_path):
         (["--sweep.distill-start", "1", "5"], "--sweep.distill-start has no effect with --distill.preset measured"),
         (["--sweep.learning-rate", "0.1", "-1"], "--ppo.learning-rate, --ppo.late-learning-rate, --ppo.clip-eps"),
         (["--ppo.ent-coef", "-0.01"], "--ppo.ent-coef and --ppo.vf-coef must be non-negative"),
-        (["--task", "Navix-DoorKey-5x5-v0"], "no teacher exists"),
+        (["--task", "Navix-DoorKey-6x6-v0"], "no teacher table is shipped for Navix-DoorKey-6x6-v0"),
         (["--task", "DoorKey"], "unknown task"),
         (["--task", "SimpleDoorKey", "--teacher", "teacher_cache/tables/ColoredDoorKey.authors.json"],
          "the table is for ColoredDoorKey, not SimpleDoorKey"),

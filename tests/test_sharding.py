@@ -174,6 +174,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def test_importing_train_leaves_jax_unstarted_for_a_multi_process_run_to_join():
+    # jax.distributed.initialize must come before anything starts JAX's backend (importing navix does).
+    code = "import train\nfrom jax._src import xla_bridge\nprint(bool(xla_bridge._backends))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 @pytest.mark.slow
 def test_two_processes_on_loopback_train_like_one(tmp_path):
     # As the command line runs it: train.py joins the other process itself, before reading its options starts
