@@ -13,11 +13,10 @@ a plan can name apart (`<blue ball>` in BlockedUnlockPickup is its blocking ball
 import re
 from typing import Any
 
+from teacher_cache import plans
 from teacher_cache.plans import ALL_VERBS, EXPLORE, WAIT
 from teacher_cache.task_vocabulary import TaskVocabulary
 
-# Verbs as plan text names them, checked in this order ("go to <open door>" is a go-to, not an open).
-VERB_ORDER = ("explore", "go to", "pick up", "drop", "open")
 # The nouns an object phrase may mean, the first that the task has: a plan may call a blocking ball "ball".
 PHRASE_NOUNS = (
     (("ball block", "blocking ball", "blocking the door", "blocking a door"), ("blocking ball", "ball")),
@@ -31,7 +30,6 @@ PHRASE_NOUNS = (
 Option = tuple[str, str | None]  # (verb, noun name)
 
 
-
 def noun_of(text: str, vocab: TaskVocabulary) -> str | None:
     """The noun of `vocab` that an object phrase (`<locked door>`, `the blue key`) names, or None."""
     bracketed = re.findall(r"<([^<>]*)>", text.lower())
@@ -42,22 +40,9 @@ def noun_of(text: str, vocab: TaskVocabulary) -> str | None:
     return None
 
 
-def parse_part(text: str, vocab: TaskVocabulary) -> Option:
-    """One comma-separated part of a plan as an option; anything not understood is ("wait", None)."""
-    lowered = text.lower()
-    verb = next((v for v in VERB_ORDER if v in lowered), None)
-    if verb is None:
-        return (WAIT, None)
-    if verb in (EXPLORE, WAIT):
-        return (verb, None)
-    noun = noun_of(text, vocab)
-    return (verb, noun) if noun else (WAIT, None)
-
-
 def parse_plan(plan: str, vocab: TaskVocabulary) -> list[Option]:
-    """A plan text as its list of options (never empty)."""
-    parts = [part for part in plan.split(",") if part.strip()]
-    return [parse_part(part, vocab) for part in parts] or [(WAIT, None)]
+    """A plan text as its list of options over the task's nouns (never empty): `plans.parse_plan`'s verbs."""
+    return plans.parse_plan(plan, vocab, noun_of)
 
 
 def check_option(option: Any, vocab: TaskVocabulary) -> str | None:

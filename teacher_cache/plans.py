@@ -6,6 +6,7 @@ authors' mediator, a part whose verb or object is not understood becomes "wait"
 """
 
 import re
+from typing import Callable
 
 from envs import codes
 from teacher_cache.situations import ANY_COLOUR, Thing, Vocabulary
@@ -42,22 +43,24 @@ def object_phrase(text: str, vocab: Vocabulary) -> str | None:
     return f"{colours[-1]} {noun}" if colours else None
 
 
-def parse_part(text: str, vocab: Vocabulary) -> Option:
-    """One comma-separated part of a plan as an option; anything not understood is ("wait", None)."""
+def parse_part(text: str, vocab, object_of: Callable = object_phrase) -> Option:
+    """One comma-separated part of a plan as an option; anything not understood is ("wait", None).
+    `object_of(text, vocab)` names the part's object for the vocabulary (a navix task's:
+    `generic_plans.noun_of`)."""
     lowered = text.lower()
     verb = next((v for v in VERBS if v in lowered), None)
     if verb is None:
         return (WAIT, None)
     if verb == EXPLORE:
         return (EXPLORE, None)
-    phrase = object_phrase(text, vocab)
+    phrase = object_of(text, vocab)
     return (verb, phrase) if phrase else (WAIT, None)
 
 
-def parse_plan(plan: str, vocab: Vocabulary) -> list[Option]:
+def parse_plan(plan: str, vocab, object_of: Callable = object_phrase) -> list[Option]:
     """A plan text as its list of options (never empty)."""
     parts = [part for part in plan.split(",") if part.strip()]
-    return [parse_part(part, vocab) for part in parts] or [(WAIT, None)]
+    return [parse_part(part, vocab, object_of) for part in parts] or [(WAIT, None)]
 
 
 def check_option(option, vocab: Vocabulary) -> str | None:

@@ -30,18 +30,23 @@ def reader(task: str):
     packed for `options.plan_actions`. Its `vmap` over the maps is a larger batch of maps: batched by JAX's
     rules, the go-to search's `while_loop` would become a loop that selects, at every step, between the
     states of the slices still searching and those done (the prior 1.7x slower on a CPU). A navix id's maps
-    are read by the generic teacher (`generic_prior.reader`)."""
-    if task not in VOCABULARIES:
-        return generic_prior.reader(task)
-    vocab = vocabulary(task)
+    are read by the generic teacher (`generic_prior.reading`), whose maps have the task's own size."""
+    if task in VOCABULARIES:
+        vocab, shape = vocabulary(task), None
+
+        def read_maps(maps: jax.Array) -> tuple[jax.Array, jax.Array]:
+            sight = look(vocab, maps)
+            return situation_ids(vocab, sight), packed_options(*option_table(sight, maps))
+    else:
+        shape, read_maps = generic_prior.reading(task)
 
     @custom_batching.custom_vmap
     def read(observation: jax.Array) -> tuple[jax.Array, jax.Array]:
-        maps = batch_last(observation)
-        sight = look(vocab, maps)
+        if shape is not None and observation.shape[-3:] != shape:
+            raise ValueError(f"{task}'s memory maps are uint8{list(shape)}, not {list(observation.shape[-3:])}")
+        situations, options = read_maps(batch_last(observation))
         batch_shape = observation.shape[:-3]
-        options = packed_options(*option_table(sight, maps))
-        return (situation_ids(vocab, sight).reshape(batch_shape), options.reshape(batch_shape + options.shape[1:]))
+        return situations.reshape(batch_shape), options.reshape(batch_shape + options.shape[1:])
 
     @read.def_vmap
     def _read_vmap(axis_size, in_batched, observation):
