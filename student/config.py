@@ -180,8 +180,11 @@ RECIPE_FIELDS = ("num_steps", "late_rollout_factor", "ppo.update_epochs", "ppo.n
                  "ppo.learning_rate", "ppo.late_learning_rate", "ppo.ent_coef")
 
 
-def default_num_envs() -> int:
-    """Environments per seed when --num-envs is not given: 1024 on a CPU, 4096 on an accelerator."""
+def default_num_envs(task: str = recipe.PAPER_TASKS[0]) -> int:
+    """Environments per seed when --num-envs is not given: on the paper's rooms 1024 on a CPU, 4096 on an
+    accelerator; on any other task the sparse-reward recipe's 256."""
+    if recipe.sparse(task):
+        return recipe.SPARSE_NUM_ENVS
     return 1024 if jax.default_backend() == "cpu" else 4096
 
 
@@ -205,8 +208,9 @@ class TrainConfig:
     """Teacher table file (default: the task's shipped table)."""
     total_frames: int = static_field(300_000)
     """Environment frames per seed (rounded up to whole chunks of updates)."""
-    num_envs: int = struct.field(pytree_node=False, default_factory=default_num_envs)
-    """Environments per seed (default: 1024 on a CPU, 4096 on an accelerator); sets the recipe's values."""
+    num_envs: int | None = static_field(None)
+    """Environments per seed (default: on the paper's rooms 1024 on a CPU, 4096 on an accelerator; on any other
+    task 256); sets the recipe's values."""
     num_steps: int | None = static_field(None)
     """Steps per environment in each rollout (default: the recipe's for --num-envs)."""
     late_frame: int = static_field(300_000)
@@ -248,6 +252,8 @@ class TrainConfig:
     teaching: Annotated[Teaching, tyro.conf.Suppress] = Teaching()
     recipe_envs: Annotated[int | None, tyro.conf.Suppress] = static_field(None)
     """The environment count the recipe last filled fields for."""
+    recipe_sparse: Annotated[bool | None, tyro.conf.Suppress] = static_field(None)
+    """Whether the recipe last filled fields for a sparse-reward task (`recipe.sparse`)."""
     from_recipe: Annotated[tuple[tuple[str, float], ...], tyro.conf.Suppress] = static_field(())
     """Each field the recipe filled, with its value: while it keeps that value, it follows --num-envs."""
 
@@ -258,13 +264,18 @@ class TrainConfig:
         self.check()
 
     def _fill_from_recipe(self) -> None:
-        """Fills the fields left unset with the recipe's values for this many environments. Rebuilt for another
-        environment count (`replace`), a field still holding the value the recipe gave it is filled anew; a
-        field set since is kept. A learning rate given serves both phases."""
+        """Fills the fields left unset with the recipe's values for this task and many environments. Rebuilt for
+        another environment count or kind of task (`replace`), a field still holding the value the recipe gave
+        it is filled anew; a field set since is kept. A learning rate given serves both phases."""
         unchanged = {name for name, value in self.from_recipe if _get(self, name) == value}
-        refill = self.recipe_envs is not None and self.recipe_envs != self.num_envs
+        sparse = recipe.sparse(self.task)
+        other_kind = self.recipe_sparse is not None and self.recipe_sparse != sparse
+        if self.num_envs is None or (other_kind and "num_envs" in unchanged):
+            object.__setattr__(self, "num_envs", default_num_envs(self.task))
+            unchanged.add("num_envs")
+        refill = self.recipe_envs is not None and (self.recipe_envs != self.num_envs or other_kind)
         given = lambda name: None if refill and name in unchanged else _get(self, name)  # noqa: E731
-        row = recipe.row(self.num_envs)
+        row = recipe.row(self.num_envs, self.task)
         value = lambda name: getattr(row, name.split(".")[-1]) if given(name) is None else given(name)  # noqa: E731
         filled = unchanged | {name for name in RECIPE_FIELDS if given(name) is None}
         late_learning_rate = next(rate for rate in (given("ppo.late_learning_rate"), given("ppo.learning_rate"),
@@ -276,8 +287,9 @@ class TrainConfig:
         for name in ("num_steps", "late_rollout_factor"):
             object.__setattr__(self, name, value(name))
         object.__setattr__(self, "recipe_envs", self.num_envs)
-        object.__setattr__(self, "from_recipe", tuple((name, _get(self, name)) for name in RECIPE_FIELDS
-                                                      if name in filled))
+        object.__setattr__(self, "recipe_sparse", sparse)
+        object.__setattr__(self, "from_recipe", tuple((name, _get(self, name))
+                                                      for name in ("num_envs", *RECIPE_FIELDS) if name in filled))
 
     @functools.cached_property
     def phases(self) -> Phases:
@@ -345,7 +357,7 @@ class TrainConfig:
             if name == "learning_rate" and "ppo.late_learning_rate" in recipes:
                 changes["late_learning_rate"] = float(value)
             config = config.replace(**{section: getattr(config, section).replace(**changes)})
-        return config.replace(from_recipe=(), recipe_envs=None)
+        return config.replace(from_recipe=(), recipe_envs=None, recipe_sparse=None)
 
     def check(self):
         """Raises ConfigError, saying what to change, for a configuration that cannot train."""

@@ -51,7 +51,7 @@ def declaration(config: TrainConfig) -> dict:
     for name, _ in config.from_recipe:
         section, _, field = name.rpartition(".")
         (values[section] if section else values)[field] = None
-    values.update(from_recipe=[], recipe_envs=None)
+    values.update(from_recipe=[], recipe_envs=None, recipe_sparse=None)
     return values
 
 

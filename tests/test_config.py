@@ -34,6 +34,27 @@ def test_the_recipe_sets_what_the_user_leaves_unset(num_envs, expected, learning
     assert TrainConfig(num_envs=num_envs, ppo=PPOConfig(ent_coef=0.0)).ppo.ent_coef == 0.0  # set, even to 0: kept
 
 
+def test_any_other_task_takes_the_sparse_reward_recipe_and_its_environment_count(monkeypatch):
+    import envs
+
+    assert recipe.PAPER_TASKS == envs.TASKS
+    for backend in ("cpu", "gpu"):
+        monkeypatch.setattr(jax, "default_backend", lambda backend=backend: backend)
+        config = TrainConfig(task="Navix-DoorKey-16x16-v0")
+        assert (config.num_envs, *shape(config)) == (256, 32, 4, 4)
+        assert (config.learning_rate(False), config.late_rollout_factor, config.ppo.ent_coef) == (1e-3, 4, 0.01)
+    assert shape(TrainConfig(task="Navix-DoorKey-8x8-v0", num_envs=1024)) == (32, 4, 4)  # any count: the same row
+    # Rebuilt for the other kind of task, what the recipe filled follows it; what was given stays.
+    paper = TrainConfig(task="SimpleDoorKey", num_envs=1024)
+    assert (TrainConfig().replace(task="Navix-DoorKey-8x8-v0").num_envs, shape(paper)) == (256, (2, 2, 16))
+    moved = paper.replace(task="Navix-DoorKey-8x8-v0")
+    assert (moved.num_envs, *shape(moved)) == (1024, 32, 4, 4)
+    assert TrainConfig().replace(task="Navix-DoorKey-8x8-v0").replace(task="SimpleDoorKey") == TrainConfig()
+    given = TrainConfig(task="Navix-DoorKey-8x8-v0", num_steps=128, ppo=PPOConfig(ent_coef=0.05))
+    assert (given.num_steps, given.ppo.ent_coef) == (128, 0.05)
+    assert run_folder.from_dict(run_folder.to_dict(given)) == given
+
+
 def test_what_the_user_sets_is_kept():
     config = TrainConfig(num_envs=1024, num_steps=16, ppo=PPOConfig(update_epochs=2))
     assert shape(config) == (16, 2, 16)

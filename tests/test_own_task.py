@@ -10,7 +10,7 @@ import pytest
 import envs
 from envs import codes
 from student import run
-from student.config import TrainConfig
+from student.config import PPOConfig, TrainConfig
 from student.ppo import build
 from teacher_cache import build as builder
 from teacher_cache import hand_tables, prompt as prompts
@@ -114,13 +114,15 @@ def test_without_a_table_file_training_says_how_to_get_one():
         build(TrainConfig(task=TASK))
 
 
-# 40,960 frames of 256 environments per seed, the hand-written teacher. Measured on a 2-core CPU (final
+# 40,960 frames of 256 environments per seed with many small updates (8-step rollouts, 8 epochs x 8 minibatches,
+# as in tests/test_any_task.py), the hand-written teacher. Measured on a 2-core CPU (final
 # evaluation, 128 episodes): taught 1.0 and 0.992 for seeds 0 and 1 (eval success 1.0 from 20,480 frames);
 # plain PPO in the same program 0.0 and 0.0.
 @pytest.mark.slow
 def test_a_taught_student_learns_it(written_table, tmp_path):
     config = TrainConfig(task=TASK, num_envs=256, total_frames=40_960, seeds=(0, 1), eval_episodes=64,
-                         final_eval_episodes=128, gif_episodes=0, out=str(tmp_path / "run"), teacher=written_table)
+                         final_eval_episodes=128, gif_episodes=0, out=str(tmp_path / "run"), teacher=written_table,
+                         num_steps=8, ppo=PPOConfig(update_epochs=8, num_minibatches=8, learning_rate=1e-3))
     _, final = run.train(config, log=QUIET)
     taught = [member["success_rate"] for member in final["per_seed"]]
     assert len(taught) == 2 and min(taught) > 0.8, taught
