@@ -10,7 +10,8 @@ acting alone, and the results as a table and figures.
 Methods: `llm4teach` (soft teacher, the authors' table), `llm4teach-hard` (one plan drawn per
 step), `ppo` (no teacher), `llm4teach-gemma` (soft teacher, the table Gemma 3 270M built here: a
 weak LLM teacher). On a navix task the default table is the reference table written by hand
-(`teacher_cache.hand_tables`), and its rows say so. A task's methods and seeds train as the members of one compiled program
+(`teacher_cache.hand_tables`), and its rows say so; `--ppo-sweep` adds PPO at its best (a grid of rollout lengths
+and entropy coefficients, docs/reproduce.md). A task's methods and seeds train as the members of one compiled program
 (`--sweep.method`: the tables stacked, soft or hard and the distillation term traced per member)
 into `runs/<task>/`, a run folder like train.py's. The teacher alone (soft and hard, both tables)
 plays `--teacher-episodes` episodes per task into `teacher/<task>.json`, one more program. On a CPU
@@ -124,6 +125,16 @@ class Options:
     """Episodes of the teacher alone, per table and soft/hard."""
     quick: bool = False
     """A smoke run: 2 seeds, 20,480 frames per task, short evaluations (options you set yourself stay)."""
+    ppo_sweep: bool = False
+    """Also give PPO its best shot on each task: every rollout length of --ppo-num-steps (held throughout, one more
+    program each) with every entropy coefficient of --ppo-ent-coefs (side by side in it), trained for
+    --ppo-frames-factor times the task's budget; the table adds the best setting at the budget and at the factor."""
+    ppo_num_steps: tuple[int, ...] = (8, 32, 128)
+    """PPO's sweep: steps per environment in each rollout (--num-envs environments per seed)."""
+    ppo_ent_coefs: tuple[float, ...] = (0.01, 0.05)
+    """PPO's sweep: weights of the entropy bonus."""
+    ppo_frames_factor: int = 5
+    """PPO's sweep trains this many times each task's budget (its curve at the budget gives the budget's best)."""
     workers: int | None = None
     """Parts run side by side, each in a process of its own on its share of the CPU cores (default: on a CPU,
     one per core, at most one per part; on an accelerator 1, in this process). XLA's CPU backend gets little from a
@@ -162,12 +173,18 @@ class Options:
                                   "(docs/tables.md) or leave llm4teach-gemma out of --methods")
         if min(options.evaluations, options.eval_episodes, options.final_eval_episodes, options.teacher_episodes) < 2:
             raise ConfigError("--evaluations and the episode counts must be at least 2")
+        if options.ppo_sweep and (not options.ppo_num_steps or not options.ppo_ent_coefs
+                                  or min(options.ppo_num_steps) < 1 or options.ppo_frames_factor < 1):
+            raise ConfigError("--ppo-sweep needs at least one --ppo-num-steps and --ppo-ent-coefs value, the steps and "
+                              "--ppo-frames-factor at least 1")
         if options.workers is not None and options.workers < 1:
             raise ConfigError(f"--workers {options.workers}: give at least 1 (or leave it out: one per CPU core)")
         for task in options.tasks:
             if options.frames[task] < 1:
                 raise ConfigError(f"--frames.{task} must be at least 1, got {options.frames[task]}")
             run_config(options, task, "results")  # every run's configuration checked before a folder is made
+            for steps in options.ppo_num_steps if options.ppo_sweep else ():
+                ppo_sweep_config(options, task, steps, "results")
         return options
 
 
@@ -207,6 +224,30 @@ def run_config(options: Options, task: str, folder: str) -> TrainConfig:
         out=os.path.join(folder, "runs", task))
     chunk = max(1, round(options.frames[task] / options.evaluations / config.phases.batch_size()))
     return config.replace(updates_per_chunk=chunk, eval_every=1, checkpoint_every=max(1, options.evaluations // 8))
+
+
+def ppo_sweep_config(options: Options, task: str, steps: int, folder: str) -> TrainConfig:
+    """PPO's sweep on one task, for one rollout length (held throughout: no late phase): every entropy coefficient
+    side by side, each over every seed, for --ppo-frames-factor times the budget, evaluated as often per frame as
+    the methods' run (an evaluation falls on the budget)."""
+    config = options.train.replace(
+        task=task, sweep=dataclasses.replace(options.train.sweep, method=("ppo",), ent_coef=options.ppo_ent_coefs),
+        seeds=options.seeds, num_envs=options.num_envs, num_steps=steps, late_rollout_factor=1,
+        total_frames=options.frames[task] * options.ppo_frames_factor, eval_episodes=options.eval_episodes,
+        final_eval_episodes=options.final_eval_episodes, gif_episodes=0,
+        out=os.path.join(folder, "runs", f"{task}-ppo-{steps}-steps"))
+    chunk = max(1, round(options.frames[task] / options.evaluations / config.phases.batch_size()))
+    evaluations = options.evaluations * options.ppo_frames_factor
+    return config.replace(updates_per_chunk=chunk, eval_every=1, checkpoint_every=max(1, evaluations // 8))
+
+
+def all_configs(options: Options, folder: str) -> dict[str, TrainConfig]:
+    """Every training part's configuration by its name: each task's methods, then PPO's sweep (--ppo-sweep)."""
+    configs = {f"{task} training": run_config(options, task, folder) for task in options.tasks}
+    for task in options.tasks if options.ppo_sweep else ():
+        for steps in options.ppo_num_steps:
+            configs[f"{task} PPO sweep, {steps}-step rollouts"] = ppo_sweep_config(options, task, steps, folder)
+    return configs
 
 
 def teacher_tables(task: str) -> dict[str, str]:
@@ -369,15 +410,15 @@ def run_part(options: Options, part: Part, report: Callable[[int], None]) -> Non
         train_part(part.config, report)
 
 
-def missing_parts(options: Options, configs: dict, teacher_paths: dict) -> list[Part]:
-    """What is left to run, task by task: the teacher alone, then the methods' training (finished ones are
-    skipped)."""
+def missing_parts(options: Options, configs: dict[str, TrainConfig], teacher_paths: dict) -> list[Part]:
+    """What is left to run, task by task: the teacher alone, then the training parts (`all_configs`; finished
+    ones are skipped)."""
     parts = []
     for task in options.tasks:
         if files.read_json(teacher_paths[task]) is None:  # missing, or cut short
             parts.append(Part(f"{task} teacher alone", task, path=teacher_paths[task]))
-        if not trained(configs[task]):
-            parts.append(Part(f"{task} training", task, configs[task]))
+        parts += [Part(name, task, config) for name, config in configs.items()
+                  if config.task == task and not trained(config)]
     return parts
 
 
@@ -542,7 +583,7 @@ def reproduce(options: Options) -> str:
     started = time.perf_counter()
     wall_before = meta["wall_seconds"]
     teacher_paths = {task: os.path.join(folder, "teacher", f"{task}.json") for task in options.tasks}
-    configs = {task: run_config(options, task, folder) for task in options.tasks}
+    configs = all_configs(options, folder)
     parts = missing_parts(options, configs, teacher_paths)
     workers = worker_count(options, parts)
     progress = Progress(parts, sum(member_frames(c) for c in configs.values() if trained(c)))
@@ -570,7 +611,7 @@ def reproduce(options: Options) -> str:
         record(None)  # the time this launch ran counts towards the reproduction's wall time
         print(f"\ninterrupted: finished parts are kept; continue with the same options and --out {folder}", flush=True)
         raise
-    meta["runs"] = {task: files.read_json(os.path.join(c.out, run_folder.CONFIG)) for task, c in configs.items()}
+    meta["runs"] = {name: files.read_json(os.path.join(c.out, run_folder.CONFIG)) for name, c in configs.items()}
     write_results(folder, options, configs, teacher_paths, meta)
     record("results", 0.0)
     print(f"done in {clock(meta['wall_seconds'])} (all sessions): {folder}/table.md", flush=True)
@@ -583,9 +624,11 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
     from bench import results
     from student import metrics
 
-    table, per_task = [], {}
+    labels = {**LABELS, "ppo-best": "PPO at its best at the budget (sweep)",
+              "ppo-best-long": f"PPO at its best on {options.ppo_frames_factor}x the budget (sweep)"}
+    table, per_task, sweep_lines = [], {}, []
     for task in options.tasks:
-        config, runs = configs[task], {}
+        config, runs = configs[f"{task} training"], {}
         rows = metrics.read(os.path.join(config.out, run_folder.METRICS))
         final = files.read_json(os.path.join(config.out, run_folder.EVALUATION))
         for method in options.methods:
@@ -594,14 +637,19 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
             method_final = {**final, "per_seed": [s for s in final["per_seed"] if s.get("setting") == mine]}
             table.append(results.student_row(task, row_method(task, method), method_final, method_rows, config.seeds))
             runs[row_method(task, method)] = method_rows
+        if options.ppo_sweep:
+            best, best_rows, lines = ppo_best(options, task, configs)
+            table += best
+            runs[best[-1]["method"]] = best_rows
+            sweep_lines += lines
         teachers = [results.teacher_row(task, method, outcome)
                     for method, outcome in files.read_json(teacher_paths[task]).items()]
         table += teachers
         shown = [t for t in teachers if t["method"].endswith("soft")]  # hard ones lie within noise of them
         per_task[task] = (runs, shown)
-        results.figure_task(os.path.join(folder, f"{task}.png"), task, runs, shown, LABELS)
-    results.figure_all(os.path.join(folder, "all_tasks.png"), per_task, LABELS)
-    results.write_csv(table, LABELS, os.path.join(folder, "table.csv"))
+        results.figure_task(os.path.join(folder, f"{task}.png"), task, runs, shown, labels)
+    results.figure_all(os.path.join(folder, "all_tasks.png"), per_task, labels)
+    results.write_csv(table, labels, os.path.join(folder, "table.csv"))
     header = [
         "# LLM4Teach reproduction", "",
         f"{datetime.date.today().isoformat()}, {meta.get('device_kind', '?')} ({meta.get('cpu', '?')}, "
@@ -613,10 +661,59 @@ def write_results(folder: str, options: Options, configs: dict, teacher_paths: d
         f"seeds of the first evaluation ({options.eval_episodes} episodes) at or above it.", "",
     ]
     claims = results.claims(table)
-    body = results.markdown(table, LABELS)
+    body = results.markdown(table, labels)
+    sweep = ["## PPO's sweep", "",
+             f"Every setting over the same seeds, for {options.ppo_frames_factor}x each task's budget; at the budget, "
+             f"success is its evaluation there ({options.eval_episodes} episodes per seed); the best setting (most "
+             "success, then fewest frames to 0.9) gives the rows above.", "",
+             "| task | rollout steps | entropy coefficient | success at the budget | frames to 0.9 within it "
+             f"| success at {options.ppo_frames_factor}x | frames to 0.9 |", "|---|---:|---:|---|---:|---|---:|",
+             *sweep_lines, ""] if options.ppo_sweep else []
     files.write_text(os.path.join(folder, "table.md"), "\n".join(
-        header + [body, "## The paper's claims on these numbers", "", results.claims_markdown(claims), ""]))
+        header + [body, *sweep, "## The paper's claims on these numbers", "", results.claims_markdown(claims), ""]))
     return table
+
+
+def ppo_best(options: Options, task: str, configs: dict) -> tuple[list[dict], list[dict], list[str]]:
+    """PPO's sweep on one task: its best setting's rows at the budget (`ppo-best`, read off the curve at the first
+    evaluation at or past the budget) and, past it, at the end (`ppo-best-long`, the final evaluation); the best
+    setting's metrics over the whole run (for the figure); a table line per setting."""
+    from bench import results
+    from student import metrics
+
+    budget, candidates = options.frames[task], []
+    for steps in options.ppo_num_steps:
+        config = configs[f"{task} PPO sweep, {steps}-step rollouts"]
+        rows = metrics.read(os.path.join(config.out, run_folder.METRICS))
+        final = files.read_json(os.path.join(config.out, run_folder.EVALUATION))
+        for ent_coef in options.ppo_ent_coefs:
+            setting = {"method": "ppo", "ent_coef": ent_coef}
+            mine = [row for row in rows if row.get("setting") == setting]
+            evaluated = sorted({row["frames"] for row in mine if row.get("eval_success_rate") is not None})
+            cut = next((frames for frames in evaluated if frames >= budget), evaluated[-1])
+            at_cut = [{"success_rate": row["eval_success_rate"], "mean_return": row["eval_mean_return"],
+                       "mean_length": row["eval_mean_length"]}
+                      for row in mine if row["frames"] == cut and row.get("eval_success_rate") is not None]
+            short = results.student_row(task, "ppo-best", {"frames": cut, "per_seed": at_cut},
+                                        [row for row in mine if row["frames"] <= cut], config.seeds)
+            long = results.student_row(task, "ppo-best-long", {**final, "per_seed": [
+                s for s in final["per_seed"] if s.get("setting") == setting]}, mine, config.seeds)
+            name = f"{steps}-step rollouts, entropy {ent_coef:g}"
+            candidates.append((steps, ent_coef, name, short, long, mine))
+
+    def score(row: dict) -> tuple:
+        return (row["success"][0], *(-(row[f"frames_to_{t}"] or float("inf")) for t in (0.9, 0.5)))
+
+    best_short = max(candidates, key=lambda c: score(c[3]))
+    best_long = max(candidates, key=lambda c: score(c[4]))
+    chosen = [{**best_short[3], "label": f"PPO at its best at the budget ({best_short[2]})"}]
+    if options.ppo_frames_factor > 1:
+        chosen.append({**best_long[4], "label": f"PPO at its best on {options.ppo_frames_factor}x the budget "
+                                                f"({best_long[2]})"})
+    lines = [f"| {task} | {steps} | {ent_coef:g} | {results.text(short['success'])} "
+             f"| {results.frames_text(short['frames_to_0.9'])} | {results.text(long['success'])} "
+             f"| {results.frames_text(long['frames_to_0.9'])} |" for steps, ent_coef, _, short, long, _ in candidates]
+    return chosen, (best_long if options.ppo_frames_factor > 1 else best_short)[5], lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ import csv
 import json
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -122,6 +123,60 @@ def test_a_navix_task_is_taught_by_its_reference_table_on_its_own_budget_and_say
         reproduce.Options(tasks=("Navix-Nowhere-v0",)).resolved()
 
 
+def test_ppo_at_its_best_is_the_sweeps_best_setting_at_the_budget_and_past_it(tmp_path):
+    """Read off the sweep's run folders: at the budget the setting with the most success there (its curve cut at
+    the first evaluation at or past the budget), past it the one with the most final success; ties go to the
+    setting that reaches 0.9 sooner."""
+    options = reproduce.Options(tasks=("LavaDoorKey",), frames={"LavaDoorKey": 2000}, ppo_sweep=True,
+                                ppo_num_steps=(8, 32), ppo_ent_coefs=(0.01, 0.05), ppo_frames_factor=2)
+    curves = {(8, 0.01): [0.1, 0.2, 0.3, 0.4], (8, 0.05): [0.5, 0.95, 0.95, 0.95],   # best at the budget
+              (32, 0.01): [0.0, 0.5, 0.9, 1.0], (32, 0.05): [0.0, 0.9, 0.92, 0.97]}  # best at 2x: tie, sooner
+    final = {(8, 0.01): 0.4, (8, 0.05): 0.95, (32, 0.01): 1.0, (32, 0.05): 1.0}
+    configs = {}
+    for steps in options.ppo_num_steps:
+        out = tmp_path / f"ppo-{steps}"
+        out.mkdir()
+        rows, per_seed = [], []
+        for ent_coef in options.ppo_ent_coefs:
+            setting = {"method": "ppo", "ent_coef": ent_coef}
+            for row in metrics_rows({0: curves[steps, ent_coef], 1: curves[steps, ent_coef]}):
+                rows.append({**row, "setting": setting, "eval_mean_length": 9.0} if "eval_success_rate" in row
+                            else {**row, "setting": setting})
+            per_seed += [{"seed": seed, "setting": setting, "success_rate": final[steps, ent_coef],
+                          "mean_return": final[steps, ent_coef], "mean_length": 9.0} for seed in (0, 1)]
+        (out / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        (out / "eval.json").write_text(json.dumps({"frames": 4000, "per_seed": per_seed}))
+        configs[f"LavaDoorKey PPO sweep, {steps}-step rollouts"] = TrainConfig(
+            task="LavaDoorKey", method="ppo", seeds=(0, 1), out=str(out))
+    (short, long), best_rows, lines = reproduce.ppo_best(options, "LavaDoorKey", configs)
+    assert (short["method"], short["frames"], short["success"][0], short["frames_to_0.9"]) == \
+        ("ppo-best", 2000, 0.95, 2000)
+    assert short["label"].endswith("(8-step rollouts, entropy 0.05)")
+    assert (long["method"], long["frames"], long["success"][0], long["frames_to_0.9"]) == \
+        ("ppo-best-long", 4000, 1.0, 2000)
+    assert long["label"].endswith("(32-step rollouts, entropy 0.05)")
+    assert {row["setting"]["ent_coef"] for row in best_rows} == {0.05} and len(best_rows) == 16
+    assert len(lines) == 4 and lines[1].startswith("| LavaDoorKey | 8 | 0.05 | 0.950 ")
+    verdicts = [holds for claim, holds, _ in results.claims([student("llm4teach", [1.0] * 3, 500, 1000), short, long])
+                if "at its best" in claim]
+    assert verdicts == [True, True]
+
+
+def test_ppo_sweep_runs_a_program_per_rollout_length_for_its_factor_of_the_budget():
+    task = "Navix-DoorKey-8x8-v0"
+    options = reproduce.Options(tasks=(task,), methods=("llm4teach",), ppo_sweep=True).resolved()
+    configs = reproduce.all_configs(options, "results")
+    assert list(configs) == [f"{task} training", *(f"{task} PPO sweep, {n}-step rollouts" for n in (8, 32, 128))]
+    sweep = configs[f"{task} PPO sweep, 32-step rollouts"]
+    assert (sweep.num_steps, sweep.late_rollout_factor, sweep.sweep.method, sweep.sweep.ent_coef) == \
+        (32, 1, ("ppo",), (0.01, 0.05))
+    assert sweep.phases.planned_frames >= 5 * reproduce.NAVIX_BUDGET and len(sweep.members) == 10
+    assert sweep.out == os.path.join("results", "runs", f"{task}-ppo-32-steps")
+    for wrong in ({"ppo_num_steps": ()}, {"ppo_ent_coefs": ()}, {"ppo_frames_factor": 0}, {"ppo_num_steps": (0,)}):
+        with pytest.raises(ConfigError, match="--ppo-sweep needs"):
+            reproduce.Options(tasks=(task,), methods=("ppo",), ppo_sweep=True, **wrong).resolved()
+
+
 def test_table_markdown_and_csv(tmp_path):
     table = [student("llm4teach", [0.95, 0.96, 0.97], 20_000, 60_000), student("ppo", [0.5, 0.6, 0.7], 90_000),
              teacher("teacher-authors-soft", 570)]
@@ -194,11 +249,13 @@ def test_a_folder_made_before_a_default_changed_is_refused_naming_the_option(tmp
 
 @pytest.mark.slow
 def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_path, monkeypatch):
-    """The first session runs its parts in this process (--workers 1), the training first, and is interrupted
-    after its first chunk; the second runs what is left side by side in two worker processes."""
+    """The first session runs its parts in this process (--workers 1), the training first (PPO's sweep, as long,
+    after it), and is interrupted after its first chunk; the second runs what is left side by side in two worker
+    processes."""
     out = str(tmp_path / "results")
     argv = ["--quick", "--tasks", "SimpleDoorKey", "--methods", "llm4teach", "ppo", "--num-envs", "64",
-            "--frames.SimpleDoorKey", "4096", "--teacher-episodes", "50", "--out", out]
+            "--frames.SimpleDoorKey", "4096", "--teacher-episodes", "50", "--out", out,
+            "--ppo-sweep", "--ppo-num-steps", "4", "--ppo-ent-coefs", "0.01", "0.1", "--ppo-frames-factor", "1"]
     train_part = reproduce.train_part
 
     def interrupted_after_a_chunk(config, report):
@@ -226,8 +283,11 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
         assert os.path.getsize(os.path.join(out, name)) > 0
     with open(os.path.join(out, "table.csv")) as file:
         rows = {r["method"]: r for r in csv.DictReader(file)}
-    assert set(rows) == {"llm4teach", "ppo", "teacher-authors-soft", "teacher-authors-hard",
-                         "teacher-gemma-soft", "teacher-gemma-hard"}
+    assert set(rows) == {"llm4teach", "ppo", "ppo-best", "teacher-authors-soft", "teacher-authors-hard",
+                         "teacher-gemma-soft", "teacher-gemma-hard"}  # the sweep trained to the budget: one best
+    assert re.search(r"\(4-step rollouts, entropy 0\.1?0?1?\)", rows["ppo-best"]["label"])
+    assert rows["ppo-best"]["frames"] == "4096"
+    assert "## PPO's sweep" in open(os.path.join(out, "table.md")).read()
     for row in rows.values():
         assert 0 <= float(row["success_low"]) <= float(row["success_mean"]) <= float(row["success_high"]) <= 1
         assert 0 <= float(row["return_mean"]) <= 1
@@ -235,10 +295,13 @@ def test_quick_reproduction_end_to_end_and_resumed_after_an_interruption(tmp_pat
     assert float(rows["teacher-authors-soft"]["success_mean"]) > 0.9
     with open(os.path.join(out, "meta.json")) as file:
         meta = json.load(file)
-    assert set(meta["runs"]) == {"SimpleDoorKey"}
-    assert meta["runs"]["SimpleDoorKey"]["config"]["seeds"] == [0, 1]
-    assert meta["runs"]["SimpleDoorKey"]["config"]["sweep"]["method"] == ["llm4teach", "ppo"]
-    assert {"SimpleDoorKey teacher alone", "SimpleDoorKey training"} <= set(meta["parts"])
+    sweep = "SimpleDoorKey PPO sweep, 4-step rollouts"
+    assert set(meta["runs"]) == {"SimpleDoorKey training", sweep}
+    assert meta["runs"]["SimpleDoorKey training"]["config"]["seeds"] == [0, 1]
+    assert meta["runs"]["SimpleDoorKey training"]["config"]["sweep"]["method"] == ["llm4teach", "ppo"]
+    assert meta["runs"][sweep]["config"]["sweep"]["ent_coef"] == [0.01, 0.1]
+    assert meta["runs"][sweep]["config"]["num_steps"] == 4
+    assert {"SimpleDoorKey teacher alone", "SimpleDoorKey training", sweep} <= set(meta["parts"])
     assert [session["workers"] for session in meta["sessions"]] == [1, 2]
     assert meta["versions"]["jax"] and meta["cpu"]
     # Wall time is that of the launches, one after another; the parts of one launch ran within it.
