@@ -222,8 +222,7 @@ def run_config(options: Options, task: str, folder: str) -> TrainConfig:
         seeds=options.seeds, num_envs=options.num_envs, total_frames=options.frames[task],
         eval_episodes=options.eval_episodes, final_eval_episodes=options.final_eval_episodes, gif_episodes=0,
         out=os.path.join(folder, "runs", task))
-    chunk = max(1, round(options.frames[task] / options.evaluations / config.phases.batch_size()))
-    return config.replace(updates_per_chunk=chunk, eval_every=1, checkpoint_every=max(1, options.evaluations // 8))
+    return evaluated(options, task, config, options.evaluations)
 
 
 def ppo_sweep_config(options: Options, task: str, steps: int, folder: str) -> TrainConfig:
@@ -236,8 +235,13 @@ def ppo_sweep_config(options: Options, task: str, steps: int, folder: str) -> Tr
         total_frames=options.frames[task] * options.ppo_frames_factor, eval_episodes=options.eval_episodes,
         final_eval_episodes=options.final_eval_episodes, gif_episodes=0,
         out=os.path.join(folder, "runs", f"{task}-ppo-{steps}-steps"))
+    return evaluated(options, task, config, options.evaluations * options.ppo_frames_factor)
+
+
+def evaluated(options: Options, task: str, config: TrainConfig, evaluations: int) -> TrainConfig:
+    """`config` evaluated after every chunk, a chunk being 1/--evaluations of the task's budget (`evaluations`
+    in all), and checkpointed 8 times."""
     chunk = max(1, round(options.frames[task] / options.evaluations / config.phases.batch_size()))
-    evaluations = options.evaluations * options.ppo_frames_factor
     return config.replace(updates_per_chunk=chunk, eval_every=1, checkpoint_every=max(1, evaluations // 8))
 
 
