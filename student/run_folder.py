@@ -11,6 +11,7 @@ from importlib import metadata
 import jax
 
 from common import files
+from student import recipe
 from student.config import ConfigError, DistillConfig, NetworkConfig, PPOConfig, Sweep, Teaching, TrainConfig
 
 CONFIG = "config.json"
@@ -67,10 +68,10 @@ def from_dict(values: dict) -> TrainConfig:
     values["log"] = tuple(values.get("log", ()))
     values["from_recipe"] = tuple((name, value) for name, value in values.get("from_recipe", ()))  # JSON: lists
     values.setdefault("late_rollout_factor", 1)  # a run saved before the late phase existed trains without one
-    # A navix run saved before the memory map was offered for navix tasks saw navix's own observation (told by
-    # the id, not by `envs`: importing navix starts JAX's backend, which train.py must not do before joining
-    # the other processes of a multi-process run).
-    values.setdefault("observation", "navix" if str(values.get("task")).startswith("Navix-") else "memory_map")
+    # A navix run saved before the memory map was offered for navix tasks saw navix's own observation (our tasks
+    # named by `recipe`, not `envs`: importing navix starts JAX's backend, which train.py must not do before
+    # joining the other processes of a multi-process run).
+    values.setdefault("observation", "memory_map" if values.get("task") in recipe.PAPER_TASKS else "navix")
     return TrainConfig(**values)
 
 
